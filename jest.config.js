@@ -1,5 +1,5 @@
 /** Unit tests are plain and fast; integration tests start a real Temporal dev server and real MCP servers. */
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [

@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { discover, type Discovery } from '../mcp/discovery';
+import { validateToolArgs } from '../mcp/args-validator';
+import { McpClientPool } from '../mcp/pool';
+import { groupNames, loadRegistry, type Registry } from '../registry/registry';
+import { planPipeline, type Plan } from '../shared/plan';
+import { parsePipelineSpec } from '../shared/spec-parse';
+
+export interface LoadedPlan {
+  plan: Plan;
+  registry: Registry;
+  discovery?: Discovery;
+  /** Groups whose tools could not be checked (server unreachable). */
+  unchecked: string[];
+  planningMs: number;
+}
+
+/** `k=v` pairs from `--input` into an object (values stay strings; the planner coerces by declared type). */
+export function parseInputs(pairs: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new Error(`--input expects key=value, got '${pair}'`);
+    out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+
+/**
+ * Reads, validates and plans a spec file. With `discoverTools`, every step's tool and literal
+ * arguments are checked against the live servers' catalogs before anything starts.
+ */
+export async function loadPlan(file: string, opts: { input?: Record<string, string>; discoverTools?: boolean } = {}): Promise<LoadedPlan> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new Error(`cannot read pipeline spec ${file}: no such file`);
+  }
+  const source = path.relative(process.cwd(), file) || file;
+  const registry = loadRegistry();
+  let discovery: Discovery | undefined;
+  if (opts.discoverTools !== false) {
+    const pool = new McpClientPool(registry, { clientName: 'mcp-orch-cli' });
+    try {
+      discovery = await discover(registry, pool, { timeoutMs: 3000 });
+    } finally {
+      await pool.close();
+    }
+  }
+  const started = performance.now();
+  const spec = parsePipelineSpec(text, source);
+  const usedGroups = new Set(Object.values(spec.steps).flatMap((s) => [s.server, s.compensate?.server ?? s.server]));
+  const unchecked = discovery ? [...usedGroups].filter((g) => registry.groups[g] && !discovery!.catalog[g]) : [...usedGroups];
+  const plan = planPipeline(spec, {
+    input: opts.input,
+    servers: groupNames(registry),
+    catalog: discovery?.catalog,
+    validateArgs: validateToolArgs,
+    source,
+  });
+  return { plan, registry, discovery, unchecked, planningMs: performance.now() - started };
+}

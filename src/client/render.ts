@@ -1,0 +1,52 @@
+import { formatMs } from '../shared/duration';
+import type { RunMetrics } from '../shared/metrics';
+import type { RunProgress, StepStatus } from '../shared/run-types';
+
+const ICON: Record<StepStatus, string> = {
+  waiting: '·',
+  running: '▶',
+  done: '✔',
+  failed: '✖',
+  skipped: '–',
+  cancelled: '⊘',
+  compensating: '↺',
+  compensated: '↺',
+  compensation_failed: '!',
+};
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** The per-step table: step, server/tool, status, attempts, timings. */
+export function stepTable(p: RunProgress): string {
+  const rows = Object.values(p.steps).map((s) => {
+    const start = s.startedAt !== undefined ? `+${formatMs(s.startedAt - p.startedAt)}` : '';
+    const dur = s.startedAt !== undefined && s.endedAt !== undefined ? formatMs(s.endedAt - s.startedAt) : s.status === 'running' ? '…' : '';
+    const tool = s.toolTimeMs !== undefined ? formatMs(s.toolTimeMs) : '';
+    const note = s.error ? `${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`.slice(0, 100) : s.compensation ? `compensation ${s.compensation.status}${s.compensation.error ? `: ${s.compensation.error.slice(0, 60)}` : ''}` : '';
+    return [s.id, `${s.server}/${s.tool}`, `${ICON[s.status]} ${s.status}`, s.attempts !== undefined ? String(s.attempts) : '', start, dur, tool, note];
+  });
+  const head = ['STEP', 'SERVER/TOOL', 'STATUS', 'ATT', 'START', 'DURATION', 'TOOL TIME', 'NOTE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+/** One line of progress for logs (non-TTY). */
+export function progressLine(p: RunProgress): string {
+  const counts: Partial<Record<StepStatus, number>> = {};
+  for (const s of Object.values(p.steps)) counts[s.status] = (counts[s.status] ?? 0) + 1;
+  const total = Object.keys(p.steps).length;
+  const running = Object.values(p.steps).filter((s) => s.status === 'running').map((s) => s.id);
+  return `[${p.status}${p.paused ? ', paused' : ''}] ${counts.done ?? 0}/${total} done${counts.failed ? `, ${counts.failed} failed` : ''}${running.length ? `; running: ${running.join(', ')}` : ''}`;
+}
+
+export function metricsBlock(m: RunMetrics): string {
+  return [
+    `makespan ${formatMs(m.makespanMs)} · critical path ${formatMs(m.criticalPathMs)} (${m.criticalPath.join(' → ')})`,
+    `parallel efficiency E = LB / makespan = ${formatMs(m.lowerBoundMs)} / ${formatMs(m.makespanMs)} = ${(m.parallelEfficiency * 100).toFixed(1)} %`,
+    `coordination overhead per step = (makespan − CP) / ${m.criticalPath.length} steps on CP = ${m.coordinationOverheadPerStepMs.toFixed(0)} ms`,
+    `tool calls ${m.toolCalls} · success ${(m.toolSuccessRate * 100).toFixed(1)} % · retries ${m.retries} · mean MCP transport ${m.meanTransportMs.toFixed(1)} ms/call`,
+  ].join('\n');
+}

@@ -1,0 +1,197 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { DEFAULT_PORTS, DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, ORCHESTRATOR_TASK_QUEUE, SERVER_GROUPS, orchestratorQueue, taskQueueFor } from '../../shared/constants';
+import { entryCommand, entryExists, PACKAGE_ROOT } from './entry';
+import { isAlive, spawnBackground, stopProcess, waitFor } from './processes';
+import { devServerArgs, portOpen, temporalCliPath } from './temporal-dev-server';
+
+/** Everything the local stack keeps: under `.data/` of the working directory (git-ignored). */
+export interface StackPaths {
+  root: string;
+  logs: string;
+  state: string;
+  temporalDb: string;
+}
+
+export function stackPaths(root = process.env.MCP_DATA_ROOT ?? path.resolve('.data')): StackPaths {
+  return { root, logs: path.join(root, 'logs'), state: path.join(root, 'stack.json'), temporalDb: path.join(root, 'temporal.db') };
+}
+
+interface StackState {
+  startedAt: string;
+  serviceToken: string;
+  processes: Record<string, { pid: number; log: string; url?: string }>;
+}
+
+function readState(p: StackPaths): StackState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(p.state, 'utf8')) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface UpOptions {
+  paths?: StackPaths;
+  /** Start group workers and the orchestrator worker. @default true */
+  workers?: boolean;
+  /** Extra environment for every process (e.g. MCP_DATA_SEED_ROWS). */
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface StackInfo {
+  temporalAddress: string;
+  uiUrl: string;
+  servers: Record<string, string>;
+  processes: StackState['processes'];
+}
+
+/**
+ * Starts the local stack in the background: the Temporal dev server (persistent DB under .data/), the
+ * MCP servers, one worker per server group and the orchestrator worker. Components already running are
+ * left alone, so `up` is safe to repeat.
+ */
+export async function up(opts: UpOptions = {}): Promise<StackInfo> {
+  const p = opts.paths ?? stackPaths();
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  fs.mkdirSync(p.logs, { recursive: true });
+  const prev = readState(p);
+  const state: StackState = {
+    startedAt: new Date().toISOString(),
+    serviceToken: prev?.serviceToken ?? crypto.randomBytes(24).toString('base64url'),
+    processes: {},
+  };
+  for (const [name, proc] of Object.entries(prev?.processes ?? {})) if (isAlive(proc.pid)) state.processes[name] = proc;
+  const save = () => fs.writeFileSync(p.state, JSON.stringify(state, null, 2), { mode: 0o600 });
+
+  const temporalPort = Number(process.env.TEMPORAL_DEV_PORT ?? DEFAULT_TEMPORAL_PORT);
+  const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? DEFAULT_UI_PORT);
+  const temporalAddress = `127.0.0.1:${temporalPort}`;
+  const serverUrl = (group: string) => `http://127.0.0.1:${process.env[`MCP_${group.toUpperCase()}_PORT`] ?? DEFAULT_PORTS[group as keyof typeof DEFAULT_PORTS]}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...opts.env,
+    MCP_DATA_ROOT: p.root,
+    MCP_SERVICE_TOKEN: state.serviceToken,
+    MCP_STORAGE_URL: serverUrl('storage'),
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? temporalAddress,
+  };
+  // Workers find the servers through the registry; follow any port overrides.
+  for (const group of SERVER_GROUPS) env[`MCP_${group.toUpperCase()}_ENDPOINTS`] ??= `${serverUrl(group)}/mcp`;
+
+  const start = (name: string, command: string, args: string[], url?: string) => {
+    if (state.processes[name]) return;
+    const logFile = path.join(p.logs, `${name}.log`);
+    state.processes[name] = { pid: spawnBackground(command, args, { env, logFile, cwd: PACKAGE_ROOT }), log: logFile, url };
+    save();
+  };
+
+  // 1. Temporal, unless the environment points at another cluster.
+  if (!process.env.TEMPORAL_ADDRESS && !(await portOpen(temporalPort))) {
+    const bin = temporalCliPath();
+    log(`starting Temporal dev server on ${temporalAddress} (Web UI http://127.0.0.1:${uiPort}, DB ${p.temporalDb})`);
+    start('temporal', bin, devServerArgs({ dbFile: p.temporalDb, port: temporalPort, uiPort }));
+  }
+  await waitFor(`Temporal at ${env.TEMPORAL_ADDRESS}`, async () => {
+    const c = await Connection.connect({ address: env.TEMPORAL_ADDRESS!, connectTimeout: 1000 });
+    try {
+      await c.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await c.close();
+    }
+  }, 60_000, 300);
+
+  // 2. MCP servers that exist in this build.
+  const servers: Record<string, string> = {};
+  const only = process.env.MCP_STACK_GROUPS?.split(',').map((g) => g.trim());
+  for (const group of SERVER_GROUPS) {
+    if (only && !only.includes(group)) continue;
+    const rel = `servers/${group}/main`;
+    if (!entryExists(rel)) continue;
+    const url = serverUrl(group);
+    servers[group] = `${url}/mcp`;
+    const { command, args } = entryCommand(rel);
+    if (!state.processes[`server-${group}`] && !(await portOpen(Number(new URL(url).port)))) log(`starting ${group} server on ${url}/mcp`);
+    if (!(await portOpen(Number(new URL(url).port)))) start(`server-${group}`, command, args, `${url}/mcp`);
+  }
+  for (const [group, url] of Object.entries(servers)) {
+    const health = url.replace(/\/mcp$/, '/healthz');
+    const proc = state.processes[`server-${group}`];
+    // Seeding the data server's tables on first start takes a while.
+    await waitFor(`${group} server (${health}; log ${proc?.log ?? 'n/a'})`, async () => {
+      if (proc && !isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
+      return (await fetch(health, { signal: AbortSignal.timeout(2000) })).ok;
+    }, 180_000, 250);
+  }
+
+  // 3. Workers: one per server group, and the orchestrator.
+  if (opts.workers !== false) {
+    for (const group of Object.keys(servers)) {
+      const { command, args } = entryCommand('workers/main');
+      if (!state.processes[`worker-${group}`]) log(`starting worker for mcp-${group}`);
+      start(`worker-${group}`, command, [...args, '--group', group]);
+    }
+    const { command, args } = entryCommand('workers/main');
+    if (!state.processes['worker-orchestrator']) log('starting orchestrator worker');
+    start('worker-orchestrator', command, [...args, '--group', 'orchestrator']);
+    const prefix = process.env.MCP_TASK_QUEUE_PREFIX ?? '';
+    await waitForWorkers(env.TEMPORAL_ADDRESS!, process.env.TEMPORAL_NAMESPACE ?? 'default', [orchestratorQueue(prefix), ...Object.keys(servers).map((g) => taskQueueFor(g, prefix))], state, log);
+  }
+  save();
+  return { temporalAddress: env.TEMPORAL_ADDRESS!, uiUrl: `http://127.0.0.1:${uiPort}`, servers, processes: state.processes };
+}
+
+/** Waits until a poller is seen on every task queue, so a run started right after `up` is picked up. */
+async function waitForWorkers(address: string, namespace: string, queues: string[], state: StackState, log: (l: string) => void) {
+  const c = await Connection.connect({ address });
+  try {
+    for (const q of queues) {
+      await waitFor(`a worker polling task queue ${q}`, async () => {
+        for (const [name, proc] of Object.entries(state.processes)) {
+          if (name.startsWith('worker-') && !isAlive(proc.pid)) throw new Error(`${name} exited; see ${proc.log}`);
+        }
+        const r = await c.workflowService.describeTaskQueue({
+          namespace,
+          taskQueue: { name: q },
+          taskQueueType: q.endsWith(ORCHESTRATOR_TASK_QUEUE) ? 1 : 2,
+        });
+        return (r.pollers?.length ?? 0) > 0;
+      }, 120_000, 300);
+    }
+    log(`workers ready on ${queues.join(', ')}`);
+  } finally {
+    await c.close();
+  }
+}
+
+/** Stops what `up` started: workers first (they finish in-flight calls), then servers, then Temporal. */
+export async function down(opts: { paths?: StackPaths; log?: (l: string) => void } = {}): Promise<string[]> {
+  const p = opts.paths ?? stackPaths();
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const state = readState(p);
+  if (!state) {
+    log(`no stack state at ${p.state}: nothing to stop`);
+    return [];
+  }
+  const rank = (n: string) => (n.startsWith('worker-') ? 0 : n.startsWith('server-') ? 1 : 2);
+  const names = Object.keys(state.processes).sort((a, b) => rank(a) - rank(b));
+  const stopped: string[] = [];
+  for (const r of [0, 1, 2]) {
+    await Promise.all(
+      names
+        .filter((n) => rank(n) === r)
+        .map(async (n) => {
+          const outcome = await stopProcess(state.processes[n]!.pid, r === 0 ? 35_000 : 10_000);
+          if (outcome !== 'not-running') stopped.push(n);
+          log(`${n}: ${outcome}`);
+        }),
+    );
+  }
+  state.processes = {};
+  fs.writeFileSync(p.state, JSON.stringify(state, null, 2), { mode: 0o600 });
+  return stopped;
+}

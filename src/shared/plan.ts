@@ -1,0 +1,347 @@
+import { parseDuration } from './duration';
+import { PipelineError, type SpecProblem } from './problems';
+import { findRefs, isRefError } from './refs';
+import type { PipelineSpec, RetrySpec, TimeoutsSpec } from './spec';
+
+/** Retry policy with durations in milliseconds, ready for Temporal. */
+export interface RetryPolicyMs {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+  nonRetryableErrorTypes: string[];
+}
+
+export interface TimeoutsMs {
+  startToCloseMs: number;
+  scheduleToCloseMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface ToolCallPlan {
+  server: string;
+  tool: string;
+  args: Record<string, unknown>;
+}
+
+export interface PlannedStep extends ToolCallPlan {
+  id: string;
+  description?: string;
+  /** Explicit `needs` plus the steps its arguments reference, sorted. */
+  needs: string[];
+  /** Steps that need this one. */
+  dependents: string[];
+  /** Longest chain of needs below this step (0 = a root). */
+  depth: number;
+  retry: RetryPolicyMs;
+  timeouts: TimeoutsMs;
+  compensate?: ToolCallPlan;
+}
+
+/** A validated, analysed pipeline, ready for `pipelineWorkflow`. Plain data: it travels as the workflow input. */
+export interface Plan {
+  name: string;
+  version?: string;
+  description?: string;
+  /** Input values after defaults and `--input` overrides. */
+  input: Record<string, unknown>;
+  steps: Record<string, PlannedStep>;
+  /** A topological order (stable: by depth, then spec order). */
+  order: string[];
+  /** Steps grouped by depth: every step of a level can run in parallel once the previous levels are done. */
+  levels: string[][];
+  /** Longest chain of steps (by estimated duration when given, else by count). */
+  criticalPath: string[];
+  /** Most steps that can run at once (width of the widest level). */
+  maxParallelism: number;
+  /** Number of dependency edges. */
+  edges: number;
+}
+
+/** What discovery knows about servers and their tools; used to validate steps before anything starts. */
+export interface ToolCatalog {
+  [server: string]: { tools: Record<string, { inputSchema?: unknown }> };
+}
+
+export interface PlanOptions {
+  /** Overrides of declared inputs (`--input k=v`). */
+  input?: Record<string, unknown>;
+  /** Known server groups (from the registry). */
+  servers?: readonly string[];
+  /** Discovered tools; when given, unknown tools are rejected and arguments validated. */
+  catalog?: ToolCatalog;
+  /**
+   * Validates literal arguments against a tool's input JSON Schema; returns problems (empty when fine).
+   * Injected so this module stays free of a schema engine. Arguments holding references are omitted
+   * from `args` and listed in `deferred` (they are checked by the server at run time).
+   */
+  validateArgs?: (schema: unknown, args: Record<string, unknown>, deferred: string[]) => string[];
+  /** Estimated duration of each step in ms (from history), for the critical path. */
+  estimatesMs?: Record<string, number>;
+  source?: string;
+}
+
+export const DEFAULT_RETRY: RetryPolicyMs = {
+  maximumAttempts: 5,
+  initialIntervalMs: 1000,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 30_000,
+  nonRetryableErrorTypes: [],
+};
+export const DEFAULT_TIMEOUTS: TimeoutsMs = { startToCloseMs: 60_000 };
+
+function ms(v: string | number | undefined): number | undefined {
+  return v === undefined ? undefined : parseDuration(v);
+}
+
+function retryOf(base: RetryPolicyMs, r?: RetrySpec): RetryPolicyMs {
+  if (!r) return base;
+  return {
+    maximumAttempts: r.maximumAttempts ?? base.maximumAttempts,
+    initialIntervalMs: ms(r.initialInterval) ?? base.initialIntervalMs,
+    backoffCoefficient: r.backoffCoefficient ?? base.backoffCoefficient,
+    maximumIntervalMs: ms(r.maximumInterval) ?? base.maximumIntervalMs,
+    nonRetryableErrorTypes: r.nonRetryableErrorTypes ?? base.nonRetryableErrorTypes,
+  };
+}
+
+function timeoutsOf(base: TimeoutsMs, t?: TimeoutsSpec): TimeoutsMs {
+  if (!t) return base;
+  return {
+    startToCloseMs: ms(t.startToClose) ?? base.startToCloseMs,
+    scheduleToCloseMs: ms(t.scheduleToClose) ?? base.scheduleToCloseMs,
+    heartbeatMs: ms(t.heartbeat) ?? base.heartbeatMs,
+  };
+}
+
+function coerceInput(name: string, type: string, value: unknown, problems: SpecProblem[]): unknown {
+  if (typeof value !== 'string') return value;
+  if (type === 'number') {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) problems.push({ path: `input.${name}`, message: `expected a number, got '${value}'` });
+    return n;
+  }
+  if (type === 'boolean') {
+    if (value !== 'true' && value !== 'false') problems.push({ path: `input.${name}`, message: `expected true or false, got '${value}'` });
+    return value === 'true';
+  }
+  return value;
+}
+
+/** Finds one cycle among `needs` and returns it as `a -> b -> a`, or undefined. */
+export function findCycle(needs: Record<string, string[]>): string[] | undefined {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    state.set(id, 1);
+    stack.push(id);
+    for (const dep of needs[id] ?? []) {
+      if (!(dep in needs)) continue;
+      if (state.get(dep) === 1) return [...stack.slice(stack.indexOf(dep)), dep];
+      if (!state.has(dep)) {
+        const c = visit(dep);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(id, 2);
+    return undefined;
+  };
+  for (const id of Object.keys(needs)) {
+    if (!state.has(id)) {
+      const c = visit(id);
+      // Found by walking needs (child -> parent); print it in execution order.
+      if (c) return c.reverse();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Validates a parsed spec and plans it: every problem is collected (unknown steps and references,
+ * unknown servers and tools, invalid arguments, cycles) and thrown together as a {@link PipelineError}.
+ */
+export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
+  const problems: SpecProblem[] = [];
+  const stepIds = Object.keys(spec.steps);
+
+  // Inputs: defaults, then overrides; unknown overrides are mistakes worth naming.
+  const input: Record<string, unknown> = {};
+  for (const [name, decl] of Object.entries(spec.input)) {
+    const d = decl !== null && typeof decl === 'object' ? decl : { type: typeof decl === 'number' ? 'number' : typeof decl === 'boolean' ? 'boolean' : 'string', default: decl };
+    const given = opts.input?.[name];
+    if (given !== undefined) input[name] = coerceInput(name, d.type ?? 'string', given, problems);
+    else if (d.default !== undefined) input[name] = d.default;
+    else if ('required' in d && d.required) problems.push({ path: `input.${name}`, message: `input '${name}' is required (pass --input ${name}=...)` });
+  }
+  for (const name of Object.keys(opts.input ?? {})) {
+    if (!(name in spec.input)) problems.push({ path: `input.${name}`, message: `unknown input '${name}' (declared: ${Object.keys(spec.input).join(', ') || 'none'})` });
+  }
+
+  const defaultsRetry = retryOf(DEFAULT_RETRY, spec.defaults.retry);
+  const defaultsTimeouts = timeoutsOf(DEFAULT_TIMEOUTS, spec.defaults.timeouts);
+  const needs: Record<string, string[]> = {};
+  const steps: Record<string, PlannedStep> = {};
+
+  for (const id of stepIds) {
+    const s = spec.steps[id]!;
+    const deps = new Set<string>();
+    for (const dep of s.needs) {
+      if (!(dep in spec.steps)) problems.push({ path: `steps.${id}.needs`, message: `unknown step '${dep}'${suggest(dep, stepIds)}` });
+      else if (dep === id) problems.push({ path: `steps.${id}.needs`, message: `step '${id}' cannot need itself` });
+      else deps.add(dep);
+    }
+    const checkRefs = (value: unknown, where: string, allowSelf: boolean) => {
+      for (const { at, ref } of findRefs(value, where)) {
+        if (isRefError(ref)) {
+          problems.push({ path: at, message: `bad reference \${${ref.raw}}: ${ref.message}` });
+        } else if (ref.kind === 'input' && !(ref.name in spec.input)) {
+          problems.push({ path: at, message: `unknown input '${ref.name}' in \${${ref.raw}}${suggest(ref.name, Object.keys(spec.input))}` });
+        } else if (ref.kind === 'step') {
+          if (!(ref.step in spec.steps)) problems.push({ path: at, message: `unknown step '${ref.step}' in \${${ref.raw}}${suggest(ref.step, stepIds)}` });
+          else if (ref.step === id && !allowSelf) problems.push({ path: at, message: `step '${id}' cannot reference its own result` });
+          else if (ref.step !== id) deps.add(ref.step);
+        }
+      }
+    };
+    checkRefs(s.args, `steps.${id}.args`, false);
+    // A compensation runs after the step: it may use the step's own result (e.g. the id it created).
+    if (s.compensate) checkRefs(s.compensate.args, `steps.${id}.compensate.args`, true);
+
+    if (opts.servers && !opts.servers.includes(s.server)) {
+      problems.push({ path: `steps.${id}.server`, message: `unknown server '${s.server}'${suggest(s.server, opts.servers)} (known: ${opts.servers.join(', ')})` });
+    }
+    const compServer = s.compensate?.server ?? s.server;
+    if (opts.catalog) {
+      checkTool(opts, problems, `steps.${id}`, s.server, s.tool, s.args);
+      if (s.compensate) checkTool(opts, problems, `steps.${id}.compensate`, compServer, s.compensate.tool, s.compensate.args);
+    }
+    needs[id] = [...deps].sort();
+    steps[id] = {
+      id,
+      server: s.server,
+      tool: s.tool,
+      args: s.args,
+      description: s.description,
+      needs: needs[id]!,
+      dependents: [],
+      depth: 0,
+      retry: retryOf(defaultsRetry, s.retry),
+      timeouts: timeoutsOf(defaultsTimeouts, s.timeouts),
+      compensate: s.compensate ? { server: compServer, tool: s.compensate.tool, args: s.compensate.args } : undefined,
+    };
+  }
+
+  const cycle = findCycle(needs);
+  if (cycle) problems.push({ path: 'steps', message: `dependency cycle: ${cycle.join(' -> ')}` });
+  if (problems.length > 0) throw new PipelineError(problems, opts.source);
+
+  // Depths by longest path from a root; order by depth then spec order (stable and readable).
+  const depth: Record<string, number> = {};
+  const depthOf = (id: string): number => {
+    if (depth[id] !== undefined) return depth[id];
+    const d = Math.max(-1, ...(needs[id] ?? []).map(depthOf)) + 1;
+    depth[id] = d;
+    return d;
+  };
+  stepIds.forEach(depthOf);
+  const order = [...stepIds].sort((a, b) => depth[a]! - depth[b]! || stepIds.indexOf(a) - stepIds.indexOf(b));
+  const levels: string[][] = [];
+  for (const id of order) (levels[depth[id]!] ??= []).push(id);
+  let edges = 0;
+  for (const id of stepIds) {
+    steps[id]!.depth = depth[id]!;
+    for (const dep of needs[id]!) {
+      steps[dep]!.dependents.push(id);
+      edges++;
+    }
+  }
+
+  return {
+    name: spec.name,
+    version: spec.version === undefined ? undefined : String(spec.version),
+    description: spec.description,
+    input,
+    steps,
+    order,
+    levels,
+    criticalPath: criticalPath(order, needs, (id) => opts.estimatesMs?.[id] ?? 1),
+    maxParallelism: Math.max(...levels.map((l) => l.length)),
+    edges,
+  };
+}
+
+/** Longest path through the DAG by weight; `order` must be topological. */
+export function criticalPath(order: string[], needs: Record<string, string[]>, weight: (id: string) => number): string[] {
+  const best = new Map<string, { total: number; prev?: string }>();
+  for (const id of order) {
+    let prev: string | undefined;
+    let base = 0;
+    for (const dep of needs[id] ?? []) {
+      const t = best.get(dep)!.total;
+      if (t > base || prev === undefined) {
+        base = t;
+        prev = dep;
+      }
+    }
+    best.set(id, { total: base + weight(id), prev });
+  }
+  let end: string | undefined;
+  for (const [id, v] of best) if (end === undefined || v.total > best.get(end)!.total) end = id;
+  const path: string[] = [];
+  for (let cur = end; cur !== undefined; cur = best.get(cur)!.prev) path.unshift(cur);
+  return path;
+}
+
+function checkTool(opts: PlanOptions, problems: SpecProblem[], at: string, server: string, tool: string, args: Record<string, unknown>) {
+  const entry = opts.catalog?.[server];
+  if (!entry) {
+    // An unknown server is reported once already when the registry is known.
+    if (!opts.servers) problems.push({ path: `${at}.server`, message: `no discovered server '${server}'` });
+    return;
+  }
+  const def = entry.tools[tool];
+  if (!def) {
+    const names = Object.keys(entry.tools);
+    problems.push({ path: `${at}.tool`, message: `server '${server}' has no tool '${tool}'${suggest(tool, names)} (tools: ${names.join(', ')})` });
+    return;
+  }
+  if (!opts.validateArgs || def.inputSchema === undefined) return;
+  const literal: Record<string, unknown> = {};
+  const deferred: string[] = [];
+  for (const [k, v] of Object.entries(args)) {
+    if (findRefs(v).length > 0) deferred.push(k);
+    else literal[k] = v;
+  }
+  for (const message of opts.validateArgs(def.inputSchema, literal, deferred)) {
+    problems.push({ path: `${at}.args`, message: `${server}/${tool}: ${message}` });
+  }
+}
+
+/** ` (did you mean 'x'?)` when a close name exists. */
+function suggest(name: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,38 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { McpClientPool } from '../mcp/pool';
+import type { Registry } from '../registry/registry';
+import { taskQueueFor } from '../shared/constants';
+
+export interface GroupWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  group: string;
+  registry: Registry;
+  /** Most tool calls this worker runs at once (follows the server's capacity). @default 50 */
+  maxConcurrentActivities?: number;
+  /** Task queue prefix (`MCP_TASK_QUEUE_PREFIX`). @default '' */
+  taskQueuePrefix?: string;
+  /** Time in-flight calls get to finish on shutdown. @default '30s' */
+  shutdownGraceTime?: string;
+}
+
+/**
+ * A worker for one server group: polls `mcp-<group>` and runs its MCP tool calls. One process per group
+ * keeps a slow or crashing server's calls from starving the others, and lets each group scale alone.
+ */
+export async function createGroupWorker(opts: GroupWorkerOptions): Promise<{ worker: Worker; pool: McpClientPool }> {
+  if (!opts.registry.groups[opts.group]) {
+    throw new Error(`unknown server group '${opts.group}' (registry has: ${Object.keys(opts.registry.groups).join(', ')})`);
+  }
+  const pool = new McpClientPool(opts.registry, { clientName: `mcp-orchestrator/${opts.group}-worker` });
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: taskQueueFor(opts.group, opts.taskQueuePrefix),
+    activities: createActivities({ pool }),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 50,
+    shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+  });
+  return { worker, pool };
+}

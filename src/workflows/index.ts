@@ -1,0 +1,1 @@
+export { pipelineWorkflow, pauseSignal, resumeSignal, progressQuery } from './pipeline';

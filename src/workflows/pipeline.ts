@@ -1,0 +1,156 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  ActivityFailure,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import { taskQueueFor, QUERIES, SIGNALS } from '../shared/constants';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import type { PlannedStep, RetryPolicyMs, TimeoutsMs } from '../shared/plan';
+import { resolveRefs, UnresolvedReferenceError } from '../shared/refs';
+import type { McpCallOutput, PipelineWorkflowInput, RunProgress, RunReport } from '../shared/run-types';
+import type { Activities } from '../activities';
+import { RunState } from './run-state';
+
+export const pauseSignal = defineSignal(SIGNALS.pause);
+export const resumeSignal = defineSignal(SIGNALS.resume);
+export const progressQuery = defineQuery<RunProgress>(QUERIES.progress);
+
+function activityOptions(prefix: string, server: string, tool: string, retry: RetryPolicyMs, timeouts: TimeoutsMs, what?: string): ActivityOptions {
+  return {
+    taskQueue: taskQueueFor(server, prefix),
+    // Web UI shows this beside each activity, so history reads like the pipeline.
+    summary: what ? `${server}/${tool} — ${what}` : `${server}/${tool}`,
+    startToCloseTimeout: timeouts.startToCloseMs,
+    scheduleToCloseTimeout: timeouts.scheduleToCloseMs,
+    heartbeatTimeout: timeouts.heartbeatMs,
+    retry: {
+      maximumAttempts: retry.maximumAttempts,
+      initialInterval: retry.initialIntervalMs,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumInterval: retry.maximumIntervalMs,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, ...retry.nonRetryableErrorTypes],
+    },
+  };
+}
+
+function callTool(opts: ActivityOptions) {
+  return proxyActivities<Activities>(opts).mcpCallTool;
+}
+
+/** The failure's own type and message, looking through Temporal's ActivityFailure wrapper. */
+function describeError(err: unknown): { type?: string; message: string } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? undefined, message: cause.message };
+  if (cause instanceof UnresolvedReferenceError) return { type: ErrorType.UnresolvedReference, message: cause.message };
+  if (cause instanceof Error) return { type: cause.name, message: cause.message };
+  return { message: String(cause) };
+}
+
+/**
+ * Runs a planned pipeline: each step starts as soon as its needs are done (not level by level), as an
+ * MCP tool-call activity on its server group's task queue. Pause/resume hold back new steps; a failure
+ * or a cancellation stops scheduling, lets running steps settle, and runs the compensations of
+ * completed steps in reverse completion order (saga).
+ */
+export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineWorkflowInput): Promise<RunReport> {
+  const { workflowId } = workflowInfo();
+  const state = new RunState(plan, workflowId, Date.now());
+  const progress = state.progress;
+
+  setHandler(progressQuery, () => progress);
+  setHandler(pauseSignal, () => {
+    progress.paused = true;
+    if (progress.status === 'running') progress.status = 'paused';
+  });
+  setHandler(resumeSignal, () => {
+    progress.paused = false;
+    if (progress.status === 'paused') progress.status = 'running';
+  });
+
+  let cancelled = false;
+  let cancellation: unknown;
+  const runStep = async (step: PlannedStep): Promise<void> => {
+    await condition(() => state.failed || cancelled || (!progress.paused && state.ready(step.id)));
+    if (state.failed || cancelled || !state.ready(step.id)) return;
+    state.start(step.id, Date.now());
+    try {
+      const args = resolveRefs(step.args, { input: plan.input, results: state.results, workflow: { id: workflowId } });
+      const out: McpCallOutput = await callTool(activityOptions(taskQueuePrefix, step.server, step.tool, step.retry, step.timeouts, step.description))({
+        server: step.server,
+        tool: step.tool,
+        args,
+        idempotencyKey: `${workflowId}/${step.id}`,
+        workflowId,
+        stepId: step.id,
+      });
+      state.complete(step.id, out, Date.now());
+    } catch (err) {
+      state.fail(step.id, describeError(err), Date.now(), isCancellation(err));
+      if (isCancellation(err)) throw err;
+    }
+  };
+
+  try {
+    await Promise.all(plan.order.map((id) => runStep(plan.steps[id]!)));
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    cancelled = true;
+    cancellation = err;
+  }
+  state.skipRemaining();
+
+  if (state.failed || cancelled) {
+    progress.status = 'compensating';
+    // Compensations must run to the end even when the run itself is being cancelled.
+    await CancellationScope.nonCancellable(() => compensate(state, workflowId, taskQueuePrefix));
+    progress.endedAt = Date.now();
+    if (cancelled) {
+      progress.status = 'cancelled';
+      throw cancellation;
+    }
+    progress.status = 'failed';
+    const e = progress.error!;
+    throw ApplicationFailure.create({
+      type: 'PipelineFailed',
+      nonRetryable: true,
+      message: `step '${e.stepId}' failed${e.type ? ` (${e.type})` : ''}: ${e.message}`,
+      details: [progress],
+    });
+  }
+  progress.status = 'completed';
+  progress.endedAt = Date.now();
+  return { ...progress, results: state.results };
+}
+
+/** Runs compensations of completed steps, latest first, one at a time. Each is retried by Temporal and idempotent by key. */
+async function compensate(state: RunState, workflowId: string, prefix: string): Promise<void> {
+  for (const id of state.compensable()) {
+    const step = state.plan.steps[id]!;
+    const comp = step.compensate!;
+    const record = (state.step(id).compensation = { status: 'running' as const, startedAt: Date.now() });
+    try {
+      const args = resolveRefs(comp.args, { input: state.plan.input, results: state.results, workflow: { id: workflowId } });
+      await callTool(activityOptions(prefix, comp.server, comp.tool, { ...step.retry, maximumAttempts: Math.max(step.retry.maximumAttempts, 5) }, step.timeouts, `undo ${id}`))({
+        server: comp.server,
+        tool: comp.tool,
+        args,
+        idempotencyKey: `${workflowId}/${id}/compensate`,
+        workflowId,
+        stepId: `${id}.compensate`,
+      });
+      Object.assign(record, { status: 'done', endedAt: Date.now() });
+      state.step(id).status = 'compensated';
+    } catch (err) {
+      Object.assign(record, { status: 'failed', endedAt: Date.now(), error: describeError(err).message });
+      state.step(id).status = 'compensation_failed';
+    }
+  }
+}
