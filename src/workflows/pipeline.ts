@@ -9,6 +9,7 @@ import {
   setHandler,
   workflowInfo,
   ActivityFailure,
+  CancelledFailure,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { taskQueueFor, QUERIES, SIGNALS } from '../shared/constants';
@@ -76,7 +77,6 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineW
   });
 
   let cancelled = false;
-  let cancellation: unknown;
   const runStep = async (step: PlannedStep): Promise<void> => {
     await condition(() => state.failed || cancelled || (!progress.paused && state.ready(step.id)));
     if (state.failed || cancelled || !state.ready(step.id)) return;
@@ -103,7 +103,6 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineW
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelled = true;
-    cancellation = err;
   }
   state.skipRemaining();
 
@@ -114,7 +113,8 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineW
     progress.endedAt = Date.now();
     if (cancelled) {
       progress.status = 'cancelled';
-      throw cancellation;
+      // Ends the run as Cancelled (not Failed) in Temporal.
+      throw new CancelledFailure('pipeline run cancelled; completed steps were compensated');
     }
     progress.status = 'failed';
     const e = progress.error!;

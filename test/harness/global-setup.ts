@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { devServerArgs, freePort, temporalCliPath } from '../../src/client/stack/temporal-dev-server';
 import { waitFor } from '../../src/client/stack/processes';
+import { bundleWorkflows } from '../../src/workers/orchestrator-worker';
 
 /**
  * Starts ONE real Temporal dev server (the Temporal CLI, never an imitation) for the integration
@@ -33,4 +34,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.MCP_IT_TEMPORAL_PID = String(child.pid);
   process.env.MCP_IT_DIR = dir;
   process.env.MCP_IT_TEMPORAL_BIN = bin;
+  // Bundle the workflow code once for every test file (webpack takes seconds on a small machine).
+  const { code } = await bundleWorkflows();
+  const bundle = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(bundle, code);
+  process.env.MCP_IT_WORKFLOW_BUNDLE = bundle;
 }

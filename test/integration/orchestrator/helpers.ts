@@ -1,0 +1,39 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { RunProgress } from '../../../src/shared/run-types';
+
+export const EventType = temporal.api.enums.v1.EventType;
+
+/** Activity events of a run, read from its real Temporal history. */
+export async function activityEvents(handle: WorkflowHandle) {
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  const started = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED);
+  const completed = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+  const failed = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED);
+  return { history, events, scheduled, started, completed, failed };
+}
+
+export async function progressOf(handle: WorkflowHandle): Promise<RunProgress> {
+  return handle.query<RunProgress>('progress');
+}
+
+/** Polls the progress query until `pred` holds. */
+export async function waitForProgress(handle: WorkflowHandle, pred: (p: RunProgress) => boolean, timeoutMs = 60_000): Promise<RunProgress> {
+  const deadline = Date.now() + timeoutMs;
+  let last: RunProgress | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await progressOf(handle);
+      if (pred(last)) return last;
+    } catch {
+      // the first workflow task may not have run yet
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`progress condition not met in ${timeoutMs} ms; last: ${JSON.stringify(last && Object.values(last.steps).map((s) => [s.id, s.status]))}`);
+}
+
+/** A query slow enough to kill a worker in the middle of it (seconds of DuckDB work, no I/O). */
+export const SLOW_SQL = 'SELECT sum(hash(i) % 7) AS h FROM range(0, 120000000) t(i)';
