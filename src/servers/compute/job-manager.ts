@@ -5,7 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import { ToolError, logger, type ObjectStoreClient } from '../kit';
 import { csrFromCoo } from './als';
 import type { HoldoutStrategy } from './evaluation';
-import { ModelStore, type LoadedModel } from './model-store';
+import { type ModelStore, type LoadedModel } from './model-store';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker';
 import { loadInteractions, type TrainingColumns } from './training-data';
 import { deliverWebhook, type DeliveryReport } from './webhook';

@@ -72,7 +72,7 @@ export const restCallInput = {
     .string()
     .min(1)
     .max(512)
-    .regex(/^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[\w.\/-]+$/, 'a relative object key without ".." segments')
+    .regex(/^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[\w./-]+$/, 'a relative object key without ".." segments')
     .optional()
     .describe(
       'Store the response body in the storage server under this object key and return a storage:// reference instead of the body (large downloads). Cap: server maxStoredBytes',

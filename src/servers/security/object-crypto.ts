@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { ObjectStoreClient, OBJECT_URI_PREFIX, ToolError, type StoredObject } from '../kit';
+import { type ObjectStoreClient, OBJECT_URI_PREFIX, ToolError, type StoredObject } from '../kit';
 import type { AuditLog } from './audit-log';
 import {
   ENVELOPE_ALG,

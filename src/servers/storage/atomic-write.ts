@@ -89,7 +89,7 @@ export async function hashFile(file: string): Promise<{ sha256: string; size: nu
   const hash = crypto.createHash('sha256');
   let size = 0;
   try {
-    await pipeline(createReadStream(file), async function* (src: AsyncIterable<Buffer>) {
+    await pipeline(createReadStream(file), async function (src: AsyncIterable<Buffer>) {
       for await (const chunk of src) {
         size += chunk.length;
         hash.update(chunk);
