@@ -24,8 +24,26 @@ export interface ToolCallPlan {
   args: Record<string, unknown>;
 }
 
+/** A step that waits for a signal, with optional status polling (see `waitSchema`). */
+export interface WaitPlan {
+  signal: string;
+  match: Record<string, unknown>;
+  timeoutMs: number;
+  poll?: ToolCallPlan & { everyMs: number; until: FieldTest };
+  failWhen?: FieldTest;
+}
+
+export interface FieldTest {
+  path: string;
+  in: Array<string | number | boolean>;
+}
+
 export interface PlannedStep extends ToolCallPlan {
   id: string;
+  /** `tool`: one MCP call; `wait`: wait for a signal (server/tool then name the poll, if any). */
+  kind: 'tool' | 'wait';
+  wait?: WaitPlan;
+  phase?: string;
   description?: string;
   /** Explicit `needs` plus the steps its arguments reference, sorted. */
   needs: string[];
@@ -207,21 +225,47 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     checkRefs(s.args, `steps.${id}.args`, false);
     // A compensation runs after the step: it may use the step's own result (e.g. the id it created).
     if (s.compensate) checkRefs(s.compensate.args, `steps.${id}.compensate.args`, true);
-
-    if (opts.servers && !opts.servers.includes(s.server)) {
-      problems.push({ path: `steps.${id}.server`, message: `unknown server '${s.server}'${suggest(s.server, opts.servers)} (known: ${opts.servers.join(', ')})` });
+    if (s.wait) {
+      checkRefs(s.wait.match, `steps.${id}.wait.match`, false);
+      if (s.wait.poll) checkRefs(s.wait.poll.args, `steps.${id}.wait.poll.args`, false);
     }
-    const compServer = s.compensate?.server ?? s.server;
+
+    // A wait step is shown (and checked) by its poll tool, if it has one.
+    const server = s.server ?? s.wait?.poll?.server ?? 'orchestrator';
+    const tool = s.tool ?? s.wait?.poll?.tool ?? `wait:${s.wait?.signal ?? ''}`;
+    const checkServer = (name: string, at: string) => {
+      if (opts.servers && !opts.servers.includes(name)) {
+        problems.push({ path: at, message: `unknown server '${name}'${suggest(name, opts.servers)} (known: ${opts.servers.join(', ')})` });
+      }
+    };
+    if (s.server) checkServer(s.server, `steps.${id}.server`);
+    if (s.wait?.poll) checkServer(s.wait.poll.server, `steps.${id}.wait.poll.server`);
+    const compServer = s.compensate?.server ?? server;
+    if (s.compensate?.server) checkServer(s.compensate.server, `steps.${id}.compensate.server`);
     if (opts.catalog) {
-      checkTool(opts, problems, `steps.${id}`, s.server, s.tool, s.args);
+      if (s.server && s.tool) checkTool(opts, problems, `steps.${id}`, s.server, s.tool, s.args);
+      if (s.wait?.poll) checkTool(opts, problems, `steps.${id}.wait.poll`, s.wait.poll.server, s.wait.poll.tool, s.wait.poll.args);
       if (s.compensate) checkTool(opts, problems, `steps.${id}.compensate`, compServer, s.compensate.tool, s.compensate.args);
     }
     needs[id] = [...deps].sort();
     steps[id] = {
       id,
-      server: s.server,
-      tool: s.tool,
+      kind: s.wait ? 'wait' : 'tool',
+      server,
+      tool,
       args: s.args,
+      wait: s.wait
+        ? {
+            signal: s.wait.signal,
+            match: s.wait.match,
+            timeoutMs: ms(s.wait.timeout)!,
+            poll: s.wait.poll
+              ? { server: s.wait.poll.server, tool: s.wait.poll.tool, args: s.wait.poll.args, everyMs: ms(s.wait.poll.every)!, until: s.wait.poll.until }
+              : undefined,
+            failWhen: s.wait.failWhen,
+          }
+        : undefined,
+      phase: s.phase,
       description: s.description,
       needs: needs[id]!,
       dependents: [],

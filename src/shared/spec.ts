@@ -50,16 +50,56 @@ export const compensationSchema = z
   .strict()
   .describe('Tool call that undoes the step; runs, in reverse completion order, if the run fails or is cancelled.');
 
+const fieldTest = z
+  .object({
+    path: z.string().min(1).describe('Dotted path into the payload or result, e.g. status or body.data.status.'),
+    in: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).describe('Values that make the test true.'),
+  })
+  .strict();
+
+export const waitSchema = z
+  .object({
+    signal: z.string().min(1).describe('Signal name to wait for (e.g. trainingCompleted).'),
+    match: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('Dotted payload paths and the values they must equal; may hold ${...} references.'),
+    timeout: duration.describe('Give up (and fail the step) after this long.'),
+    poll: z
+      .object({
+        ...toolCall,
+        every: duration.describe('Time between status checks.'),
+        until: fieldTest.describe('The wait is over when the tool result passes this test.'),
+      })
+      .strict()
+      .optional()
+      .describe('Status checks while waiting: a fallback when the signal is lost, and the final state once it arrives.'),
+    failWhen: fieldTest.optional().describe('Fail the step when the final result passes this test (e.g. status failed).'),
+  })
+  .strict()
+  .describe('Wait for a signal (with status polling as a fallback) instead of calling a tool.');
+
 export const stepSchema = z
   .object({
-    ...toolCall,
+    server: toolCall.server.optional(),
+    tool: toolCall.tool.optional(),
+    args: toolCall.args,
+    wait: waitSchema.optional(),
+    phase: z.string().optional().describe('Phase of the pipeline this step belongs to, for the run log.'),
     description: z.string().optional().describe('What the step does, shown in progress and Web UI.'),
     needs: z.array(stepId).default([]).describe('Steps that must complete first. References to other steps add to this.'),
     retry: retrySchema.optional(),
     timeouts: timeoutsSchema.optional(),
     compensate: compensationSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.wait && (s.server || s.tool)) ctx.addIssue({ code: 'custom', message: 'a step either calls a tool (server, tool) or waits (wait), not both' });
+    if (!s.wait) {
+      if (!s.server) ctx.addIssue({ code: 'custom', path: ['server'], message: 'is required' });
+      if (!s.tool) ctx.addIssue({ code: 'custom', path: ['tool'], message: 'is required' });
+    }
+  });
 
 const inputValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -97,6 +137,7 @@ export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
 export type StepSpec = z.infer<typeof stepSchema>;
 export type RetrySpec = z.infer<typeof retrySchema>;
 export type TimeoutsSpec = z.infer<typeof timeoutsSchema>;
+export type WaitSpec = z.infer<typeof waitSchema>;
 export type InputDecl = z.infer<typeof inputDeclSchema>;
 
 /** JSON Schema of the spec, for editors (`npm run schema` writes schema/pipeline.schema.json). */

@@ -6,6 +6,7 @@ import {
   defineSignal,
   isCancellation,
   proxyActivities,
+  setDefaultSignalHandler,
   setHandler,
   workflowInfo,
   ActivityFailure,
@@ -19,6 +20,7 @@ import { resolveRefs, UnresolvedReferenceError } from '../shared/refs';
 import type { McpCallOutput, PipelineWorkflowInput, RunProgress, RunReport } from '../shared/run-types';
 import type { Activities } from '../activities';
 import { RunState } from './run-state';
+import { runWait, type ReceivedSignal } from './wait-step';
 
 export const pauseSignal = defineSignal(SIGNALS.pause);
 export const resumeSignal = defineSignal(SIGNALS.resume);
@@ -76,21 +78,47 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineW
     if (progress.status === 'paused') progress.status = 'running';
   });
 
+  // Any other signal (e.g. trainingCompleted from a webhook) is kept for the wait steps.
+  const received: ReceivedSignal[] = [];
+  setDefaultSignalHandler((name, ...args) => {
+    received.push({ name, payload: args[0] });
+  });
+
   let cancelled = false;
   const runStep = async (step: PlannedStep): Promise<void> => {
     await condition(() => state.failed || cancelled || (!progress.paused && state.ready(step.id)));
     if (state.failed || cancelled || !state.ready(step.id)) return;
-    state.start(step.id, Date.now());
+    const startedAt = Date.now();
+    state.start(step.id, startedAt);
+    const ctx = { input: plan.input, results: state.results, workflow: { id: workflowId } };
     try {
-      const args = resolveRefs(step.args, { input: plan.input, results: state.results, workflow: { id: workflowId } });
-      const out: McpCallOutput = await callTool(activityOptions(taskQueuePrefix, step.server, step.tool, step.retry, step.timeouts, step.description))({
-        server: step.server,
-        tool: step.tool,
-        args,
-        idempotencyKey: `${workflowId}/${step.id}`,
-        workflowId,
-        stepId: step.id,
-      });
+      let out: McpCallOutput;
+      if (step.kind === 'wait' && step.wait) {
+        let n = 0;
+        const outcome = await runWait(
+          step.wait,
+          { match: resolveRefs(step.wait.match, ctx), pollArgs: step.wait.poll ? resolveRefs(step.wait.poll.args, ctx) : undefined },
+          received,
+          (call) =>
+            callTool(activityOptions(taskQueuePrefix, call.server, call.tool, step.retry, step.timeouts, `status check for ${step.id}`))({
+              ...call,
+              idempotencyKey: `${workflowId}/${step.id}/poll-${++n}`,
+              workflowId,
+              stepId: step.id,
+            }),
+        );
+        // The wait's duration is the work being waited for (e.g. training), so it counts as tool time.
+        out = { result: outcome, toolTimeMs: Date.now() - startedAt, callMs: Date.now() - startedAt, attempt: 1, endpoint: `signal:${step.wait.signal}`, replayed: false, bytes: 0 };
+      } else {
+        out = await callTool(activityOptions(taskQueuePrefix, step.server, step.tool, step.retry, step.timeouts, step.description))({
+          server: step.server,
+          tool: step.tool,
+          args: resolveRefs(step.args, ctx),
+          idempotencyKey: `${workflowId}/${step.id}`,
+          workflowId,
+          stepId: step.id,
+        });
+      }
       state.complete(step.id, out, Date.now());
     } catch (err) {
       state.fail(step.id, describeError(err), Date.now(), isCancellation(err));
