@@ -58,6 +58,10 @@ export interface StepProgress {
   replayed?: boolean;
   resultBytes?: number;
   error?: { type?: string; message: string };
+  /** A few telling fields of the result (see `digestResult`). */
+  summary?: Record<string, string | number | boolean>;
+  /** Phase of the pipeline (from the spec), for the run log. */
+  phase?: string;
   compensation?: { status: 'pending' | 'running' | 'done' | 'failed'; error?: string; startedAt?: number; endedAt?: number };
 }
 

@@ -1,3 +1,4 @@
+import { digestResult } from '../shared/digest';
 import type { Plan } from '../shared/plan';
 import type { McpCallOutput, RunProgress, StepProgress, StepStatus } from '../shared/run-types';
 
@@ -17,7 +18,7 @@ export class RunState {
     const steps: Record<string, StepProgress> = {};
     for (const id of plan.order) {
       const s = plan.steps[id]!;
-      steps[id] = { id, server: s.server, tool: s.tool, description: s.description, needs: s.needs, status: 'waiting' };
+      steps[id] = { id, server: s.server, tool: s.tool, description: s.description, phase: s.phase, needs: s.needs, status: 'waiting' };
     }
     this.progress = { workflowId, pipeline: plan.name, status: 'running', paused: false, startedAt: now, steps, completionOrder: [] };
   }
@@ -53,6 +54,7 @@ export class RunState {
       callMs: out.callMs,
       replayed: out.replayed,
       resultBytes: out.bytes,
+      summary: digestResult(out.result),
     });
     this.progress.completionOrder.push(id);
   }

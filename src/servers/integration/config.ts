@@ -9,6 +9,12 @@ export const INTEGRATION_DEFAULT_PORT = 8004;
 export const integrationSettingsSchema = z.object({
   /** Outbound allowlist: origins (`http://127.0.0.1:8007`) or host:port patterns (`*.example.com:443`). */
   allow: z.array(z.string()).default([]),
+  /**
+   * The stack's service credential (`MCP_SERVICE_TOKEN`), attached by `rest_call` with
+   * `credential: "service"` to exactly-allowlisted origins only: the gateway holds the secret, so it
+   * never travels through a pipeline's arguments or Temporal history.
+   */
+  serviceToken: z.string().optional(),
   /** Temporal frontend for webhook → signal delivery. */
   temporalAddress: z.string().min(1).default('127.0.0.1:7233'),
   /** Namespace used when a webhook binding names none. */
@@ -80,6 +86,7 @@ export function loadIntegrationConfig(env: NodeJS.ProcessEnv = process.env): Int
   const base = loadBaseServerConfig('integration', INTEGRATION_DEFAULT_PORT, env);
   const settings = parseIntegrationSettings({
     allow: list(env.MCP_INTEGRATION_ALLOW),
+    serviceToken: env.MCP_SERVICE_TOKEN || undefined,
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || undefined,
     rateCapacity: env.MCP_INTEGRATION_RATE_CAPACITY || undefined,

@@ -41,6 +41,13 @@ export const restCallInput = {
     .unknown()
     .optional()
     .describe('JSON body (sets content-type application/json); exclusive with text'),
+  credential: z
+    .enum(['none', 'service'])
+    .default('none')
+    .describe(
+      'none: send only the given headers. service: the gateway attaches the stack service credential as a bearer token ' +
+        '(only to an origin listed exactly in the allowlist; redirects are then not followed), so no secret passes through the caller',
+    ),
   text: z
     .string()
     .max(4 * 1024 * 1024)

@@ -152,6 +152,26 @@ export function buildServer(deps: IntegrationDeps): McpServer {
         if (/[\r\n\0]/.test(value))
           throw new ToolError(`header "${name}" contains CR, LF or NUL`, 'invalid_argument');
       }
+      let headers = args.headers;
+      let maxRedirects = args.maxRedirects;
+      if (args.credential === 'service') {
+        let origin: string;
+        try {
+          origin = new URL(args.url).origin;
+        } catch {
+          throw new ToolError(`url "${args.url}" is not an absolute URL`, 'invalid_argument');
+        }
+        if (!config.allow.includes(origin)) {
+          throw new ToolError(`credential "service" is attached only to origins listed exactly in the allowlist; ${origin} is not`, 'forbidden');
+        }
+        if (!config.serviceToken) throw new ToolError('credential "service" needs MCP_SERVICE_TOKEN on the integration server', 'unavailable');
+        if (Object.keys(headers ?? {}).some((h) => h.toLowerCase() === 'authorization')) {
+          throw new ToolError('give either an authorization header or credential "service", not both', 'invalid_argument');
+        }
+        headers = { ...headers, authorization: `Bearer ${config.serviceToken}` };
+        // A redirect must not carry the credential elsewhere.
+        maxRedirects = 0;
+      }
       deps.counters.restCalls++;
       let response;
       try {
@@ -160,13 +180,14 @@ export function buildServer(deps: IntegrationDeps): McpServer {
             {
               method: args.method,
               url: args.url,
-              // Only what the caller passed: the inbound MCP request's Authorization never reaches here.
-              headers: args.headers,
+              // Only what the caller passed (plus the service credential when asked for): the inbound MCP
+              // request's Authorization never reaches here.
+              headers,
               json: args.json,
               text: args.text,
               timeoutMs: args.timeoutMs,
               maxResponseBytes,
-              maxRedirects: args.maxRedirects,
+              maxRedirects,
             },
             { allow: deps.allow, resolve: deps.resolve },
             ctx.signal,

@@ -1,0 +1,35 @@
+/**
+ * A few telling fields of a tool result (counts, sizes, references, states, metrics) for the run log
+ * and progress, so people see what a step did without the result itself travelling around.
+ */
+const PREFERRED = /(^|_)(count|rows?|row_count|bytes|size|uri|key|url|id|status|version|via|elapsed|ms|hr|ndcg|allowed|valid|decision|sent|files|entries)(_|$)|^(uri|key|status)$/i;
+
+export type Digest = Record<string, string | number | boolean>;
+
+export function digestResult(result: unknown, maxFields = 6): Digest {
+  const out: Digest = {};
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) {
+    if (result !== undefined && result !== null) out.value = clip(result);
+    return out;
+  }
+  const scalars: Array<[string, string | number | boolean]> = [];
+  const visit = (obj: Record<string, unknown>, prefix: string, depth: number) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const name = prefix ? `${prefix}.${k}` : k;
+      if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') scalars.push([name, clip(v)]);
+      else if (Array.isArray(v)) scalars.push([`${name}.length`, v.length]);
+      else if (v && typeof v === 'object' && depth < 1) visit(v as Record<string, unknown>, name, depth + 1);
+    }
+  };
+  visit(result as Record<string, unknown>, '', 0);
+  const ranked = [...scalars.filter(([k]) => PREFERRED.test(k.split('.').pop() ?? k)), ...scalars.filter(([k]) => !PREFERRED.test(k.split('.').pop() ?? k))];
+  for (const [k, v] of ranked.slice(0, maxFields)) out[k] = v;
+  return out;
+}
+
+function clip(v: unknown): string | number | boolean {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : Math.round(v * 1e4) / 1e4;
+  if (typeof v === 'boolean') return v;
+  const s = String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
+}
