@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { formatMs } from '../shared/duration';
 import { computeRunMetrics } from '../shared/metrics';
 import { PipelineError } from '../shared/problems';
 import { orchestratorQueue, PIPELINE_WORKFLOW, QUERIES, SIGNALS } from '../shared/constants';
 import type { RunProgress, RunReport } from '../shared/run-types';
-import { loadPlan, parseInputs } from './pipeline-loader';
+import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
 import { metricsBlock, progressLine, stepTable } from './render';
 import { down, up } from './stack/stack';
 import { temporalTarget } from './temporal-connection';
@@ -259,7 +259,7 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const registry = loadRegistry();
-      const pool = new McpClientPool(registry, { clientName: 'mcp-orch-cli' });
+      const pool = new McpClientPool(registry, discoveryPoolOptions());
       try {
         const d = await discover(registry, pool);
         if (o.json) {

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { discover, type Discovery } from '../mcp/discovery';
 import { validateToolArgs } from '../mcp/args-validator';
-import { McpClientPool } from '../mcp/pool';
+import { McpClientPool, type McpClientPoolOptions } from '../mcp/pool';
 import { groupNames, loadRegistry, type Registry } from '../registry/registry';
+import { tokenSourceFromEnv } from '../servers/kit/client-auth';
 import { planPipeline, type Plan } from '../shared/plan';
 import { parsePipelineSpec } from '../shared/spec-parse';
 
@@ -28,6 +29,31 @@ export function parseInputs(pairs: string[] = []): Record<string, string> {
 }
 
 /**
+ * Pool options for discovery from the CLI: read-only tokens of the `orchestrator` client (every
+ * audience, `<server>:read` scopes), enough for `tools/list` and `server_info`; none with `MCP_AUTH=off`.
+ */
+export function discoveryPoolOptions(env: NodeJS.ProcessEnv = process.env): McpClientPoolOptions {
+  const tokens = tokenSourceFromEnv('orchestrator', env);
+  if (!tokens) return { clientName: 'mcp-orch-cli' };
+  let warned = false;
+  return {
+    clientName: 'mcp-orch-cli',
+    // Without a token discovery still reaches servers running with MCP_AUTH=off; the others answer 401,
+    // and the warning says why. Security is the servers' to enforce, not the CLI's.
+    tokenFor: async (g: string) => {
+      try {
+        return await tokens.tokenFor(g);
+      } catch (err) {
+        if (!warned) process.stderr.write(`warning: no access token for discovery (${err instanceof Error ? err.message : String(err)}); calling servers without one\n`);
+        warned = true;
+        return undefined;
+      }
+    },
+    onUnauthorized: (g: string) => tokens.invalidate(g),
+  };
+}
+
+/**
  * Reads, validates and plans a spec file. With `discoverTools`, every step's tool and literal
  * arguments are checked against the live servers' catalogs before anything starts.
  */
@@ -42,7 +68,7 @@ export async function loadPlan(file: string, opts: { input?: Record<string, stri
   const registry = loadRegistry();
   let discovery: Discovery | undefined;
   if (opts.discoverTools !== false) {
-    const pool = new McpClientPool(registry, { clientName: 'mcp-orch-cli' });
+    const pool = new McpClientPool(registry, discoveryPoolOptions());
     try {
       discovery = await discover(registry, pool, { timeoutMs: 3000 });
     } finally {
@@ -51,7 +77,10 @@ export async function loadPlan(file: string, opts: { input?: Record<string, stri
   }
   const started = performance.now();
   const spec = parsePipelineSpec(text, source);
-  const usedGroups = new Set(Object.values(spec.steps).flatMap((s) => [s.server, s.compensate?.server ?? s.server]));
+  // Wait steps call no server.
+  const usedGroups = new Set(
+    Object.values(spec.steps).flatMap((s) => (s.server ? [s.server, s.compensate?.server ?? s.server] : [])),
+  );
   const unchecked = discovery ? [...usedGroups].filter((g) => registry.groups[g] && !discovery!.catalog[g]) : [...usedGroups];
   const plan = planPipeline(spec, {
     input: opts.input,

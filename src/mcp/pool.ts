@@ -11,6 +11,11 @@ export interface McpClientPoolOptions {
   clientName?: string;
   /** Bearer token for a group's servers (obtained by the worker, never taken from workflow history). */
   tokenFor?: (group: string) => Promise<string | undefined>;
+  /**
+   * Called when a group's server answers 401 (token expired or signing key rotated): drop the cached
+   * token so the next `tokenFor` fetches a fresh one. The pool then retries the request once.
+   */
+  onUnauthorized?: (group: string) => void;
   /** Timeout of one tool call without progress. @default 60000 */
   requestTimeoutMs?: number;
 }
@@ -72,8 +77,11 @@ export class McpClientPool {
         fetch: async (url, init) => {
           const headers = new Headers(init?.headers);
           for (const [k, v] of Object.entries(conn.endpoint.headers)) headers.set(k, v);
-          const token = await this.opts.tokenFor?.(group);
-          if (token) headers.set('authorization', `Bearer ${token}`);
+          // An endpoint configured with its own credentials (a third-party server) keeps them.
+          if (!headers.has('authorization')) {
+            const token = await this.opts.tokenFor?.(group);
+            if (token) headers.set('authorization', `Bearer ${token}`);
+          }
           return fetch(url, { ...init, headers });
         },
       });
@@ -84,6 +92,13 @@ export class McpClientPool {
       throw err;
     });
     return conn.client;
+  }
+
+  /** True (once per call) when `err` is a 401 worth a token refresh and a second try. */
+  private refreshOn401(group: string, err: McpCallError, alreadyRefreshed: boolean): boolean {
+    if (alreadyRefreshed || !this.opts.onUnauthorized || err.details.status !== 401) return false;
+    this.opts.onUnauthorized(group);
+    return true;
   }
 
   private drop(conn: Conn): void {
@@ -116,7 +131,10 @@ export class McpClientPool {
    */
   async callTool(group: string, name: string, args: Record<string, unknown>, opts: CallOptions = {}): Promise<CallResult> {
     let last: McpCallError | undefined;
-    for (const conn of this.candidates(group)) {
+    let refreshed = false;
+    const conns = this.candidates(group);
+    for (let i = 0; i < conns.length; i++) {
+      const conn = conns[i]!;
       const started = performance.now();
       try {
         const client = await this.connect(group, conn);
@@ -131,6 +149,12 @@ export class McpClientPool {
       } catch (err) {
         if (opts.signal?.aborted) throw err;
         last = classifyTransportError(err, conn.endpoint.url);
+        if (this.refreshOn401(group, last, refreshed)) {
+          // A 401 is answered before the tool runs, so trying again cannot repeat a side effect.
+          refreshed = true;
+          i--;
+          continue;
+        }
         if (!last.retryable) throw last;
         // The connection may be broken (server restarted): start afresh next time.
         this.drop(conn);
@@ -142,7 +166,10 @@ export class McpClientPool {
   /** Lists a group's tools from its first answering endpoint. */
   async listTools(group: string): Promise<{ tools: Tool[]; endpoint: string; ms: number }> {
     let last: unknown;
-    for (const conn of this.candidates(group)) {
+    let refreshed = false;
+    const conns = this.candidates(group);
+    for (let i = 0; i < conns.length; i++) {
+      const conn = conns[i]!;
       const started = performance.now();
       try {
         const client = await this.connect(group, conn);
@@ -156,6 +183,11 @@ export class McpClientPool {
         return { tools, endpoint: conn.endpoint.url, ms: performance.now() - started };
       } catch (err) {
         last = err;
+        if (this.refreshOn401(group, classifyTransportError(err, conn.endpoint.url), refreshed)) {
+          refreshed = true;
+          i--;
+          continue;
+        }
         this.drop(conn);
       }
     }

@@ -1,6 +1,6 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { McpClientPool } from '../mcp/pool';
+import { McpClientPool, type McpClientPoolOptions } from '../mcp/pool';
 import type { Registry } from '../registry/registry';
 import { taskQueueFor } from '../shared/constants';
 
@@ -15,6 +15,11 @@ export interface GroupWorkerOptions {
   taskQueuePrefix?: string;
   /** Time in-flight calls get to finish on shutdown. @default '30s' */
   shutdownGraceTime?: string;
+  /**
+   * Bearer tokens for the group's servers (e.g. a kit `McpTokenSource` for client `orchestrator-<group>`).
+   * They go into the pool's request headers only, never into activity inputs or results. Absent: no tokens.
+   */
+  tokens?: { tokenFor(group: string): Promise<string | undefined>; invalidate(group: string): void };
 }
 
 /**
@@ -25,7 +30,13 @@ export async function createGroupWorker(opts: GroupWorkerOptions): Promise<{ wor
   if (!opts.registry.groups[opts.group]) {
     throw new Error(`unknown server group '${opts.group}' (registry has: ${Object.keys(opts.registry.groups).join(', ')})`);
   }
-  const pool = new McpClientPool(opts.registry, { clientName: `mcp-orchestrator/${opts.group}-worker` });
+  const tokens = opts.tokens;
+  const poolOpts: McpClientPoolOptions = { clientName: `mcp-orchestrator/${opts.group}-worker` };
+  if (tokens) {
+    poolOpts.tokenFor = (group) => tokens.tokenFor(group);
+    poolOpts.onUnauthorized = (group) => tokens.invalidate(group);
+  }
+  const pool = new McpClientPool(opts.registry, poolOpts);
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { Command } from 'commander';
 import { temporalTarget } from '../client/temporal-connection';
 import { loadRegistry } from '../registry/registry';
+import { tokenSourceFromEnv } from '../servers/kit/client-auth';
 import { createGroupWorker } from './group-worker';
 import { createOrchestratorWorker } from './orchestrator-worker';
 
@@ -29,6 +30,10 @@ async function run(): Promise<void> {
       process.stderr.write(`worker orchestrator ready on ${target.connectionOptions.address}\n`);
       await worker.run();
     } else {
+      // One OAuth client per group (`orchestrator-<group>`): a leaked worker credential opens one server only.
+      const tokens = tokenSourceFromEnv(`orchestrator-${group}`);
+      tokens?.credentials();
+      if (!tokens) process.stderr.write(`worker mcp-${group}: MCP_AUTH=off, calling servers without tokens\n`);
       const { worker, pool } = await createGroupWorker({
         connection,
         namespace: target.namespace,
@@ -36,6 +41,7 @@ async function run(): Promise<void> {
         registry: loadRegistry(),
         maxConcurrentActivities: maxConcurrent,
         taskQueuePrefix: process.env.MCP_TASK_QUEUE_PREFIX,
+        tokens,
       });
       process.stderr.write(`worker ${process.env.MCP_TASK_QUEUE_PREFIX ?? ''}mcp-${group} ready on ${target.connectionOptions.address}\n`);
       try {

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { type NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { orchestratorQueue } from '../shared/constants';
 
 export interface OrchestratorWorkerOptions {

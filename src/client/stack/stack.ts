@@ -6,6 +6,7 @@ import { DEFAULT_PORTS, DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, ORCHESTRATOR_TAS
 import { entryCommand, entryExists, PACKAGE_ROOT } from './entry';
 import { isAlive, spawnBackground, stopProcess, waitFor } from './processes';
 import { devServerArgs, portOpen, temporalCliPath } from './temporal-dev-server';
+import { authSettingsFromEnv } from '../../servers/kit/auth';
 
 /** Everything the local stack keeps: under `.data/` of the working directory (git-ignored). */
 export interface StackPaths {
@@ -81,11 +82,24 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   };
   // Workers find the servers through the registry; follow any port overrides.
   for (const group of SERVER_GROUPS) env[`MCP_${group.toUpperCase()}_ENDPOINTS`] ??= `${serverUrl(group)}/mcp`;
+  // Authentication (MCP_AUTH=jwt unless set to off): every server verifies tokens of our security
+  // server, which therefore starts first; workers read their client credentials from its data dir.
+  const auth = authSettingsFromEnv(env);
+  if (auth.mode === 'jwt') {
+    env.MCP_AUTH = 'jwt';
+    env.MCP_AUTH_ISSUER ??= serverUrl('security');
+    env.MCP_CLIENT_CREDENTIALS_FILE ??= path.join(env.MCP_SECURITY_DATA_DIR ?? path.join(p.root, 'security'), 'clients.secret.json');
+  }
+  // One client per group: a client id in the caller's environment must not stand in for all of them.
+  const workerEnv: NodeJS.ProcessEnv = { ...env };
+  delete workerEnv.MCP_CLIENT_ID;
+  delete workerEnv.MCP_CLIENT_SECRET;
 
   const start = (name: string, command: string, args: string[], url?: string) => {
     if (state.processes[name]) return;
     const logFile = path.join(p.logs, `${name}.log`);
-    state.processes[name] = { pid: spawnBackground(command, args, { env, logFile, cwd: PACKAGE_ROOT }), log: logFile, url };
+    const procEnv = name.startsWith('worker-') ? workerEnv : env;
+    state.processes[name] = { pid: spawnBackground(command, args, { env: procEnv, logFile, cwd: PACKAGE_ROOT }), log: logFile, url };
     save();
   };
 
@@ -105,20 +119,23 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     }
   }, 60_000, 300);
 
-  // 2. MCP servers that exist in this build.
+  // 2. MCP servers that exist in this build: the security server first (the others verify tokens
+  // against its JWKS, and workers need the client credentials it generates), then the rest.
   const servers: Record<string, string> = {};
   const only = process.env.MCP_STACK_GROUPS?.split(',').map((g) => g.trim());
-  for (const group of SERVER_GROUPS) {
-    if (only && !only.includes(group)) continue;
+  const wanted = SERVER_GROUPS.filter((g) => !only || only.includes(g) || (g === 'security' && auth.mode === 'jwt'));
+  const startServer = async (group: string) => {
     const rel = `servers/${group}/main`;
-    if (!entryExists(rel)) continue;
+    if (!entryExists(rel)) return;
     const url = serverUrl(group);
     servers[group] = `${url}/mcp`;
     const { command, args } = entryCommand(rel);
     if (!state.processes[`server-${group}`] && !(await portOpen(Number(new URL(url).port)))) log(`starting ${group} server on ${url}/mcp`);
     if (!(await portOpen(Number(new URL(url).port)))) start(`server-${group}`, command, args, `${url}/mcp`);
-  }
-  for (const [group, url] of Object.entries(servers)) {
+  };
+  const waitHealthy = async (group: string) => {
+    const url = servers[group];
+    if (!url) return;
     const health = url.replace(/\/mcp$/, '/healthz');
     const proc = state.processes[`server-${group}`];
     // Seeding the data server's tables on first start takes a while.
@@ -126,7 +143,17 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
       if (proc && !isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
       return (await fetch(health, { signal: AbortSignal.timeout(2000) })).ok;
     }, 180_000, 250);
+  };
+  if (wanted.includes('security')) {
+    await startServer('security');
+    await waitHealthy('security');
   }
+  if (auth.mode === 'jwt' && !servers.security) {
+    throw new Error('MCP_AUTH=jwt needs the security server (src/servers/security), which is not in this build; set MCP_AUTH=off for local experiments');
+  }
+  const rest = wanted.filter((g) => g !== 'security');
+  for (const group of rest) await startServer(group);
+  for (const group of rest) await waitHealthy(group);
 
   // 3. Workers: one per server group, and the orchestrator.
   if (opts.workers !== false) {

@@ -13,6 +13,7 @@ import {
   type BaseServerConfig,
   type RunningServer,
 } from '../kit';
+import { authSettingsFromEnv, type McpAuthOption } from '../kit/auth';
 import { JobManager } from './job-manager';
 import { ModelStore } from './model-store';
 import { COMPUTE_SERVER_VERSION, buildServer } from './server';
@@ -86,6 +87,7 @@ export function loadComputeOptions(env: NodeJS.ProcessEnv = process.env): Comput
 export async function startComputeServer(
   config: BaseServerConfig,
   options: ComputeOptions,
+  startOpts: { auth?: McpAuthOption } = {},
 ): Promise<{ server: RunningServer; jobs: JobManager; close(): Promise<void> }> {
   const log = logger('compute');
   const dataDir = path.resolve(config.dataDir);
@@ -125,6 +127,7 @@ export async function startComputeServer(
     version: COMPUTE_SERVER_VERSION,
     config,
     buildServer: () => buildServer(deps),
+    auth: startOpts.auth,
     health: () => ({ cpus: os.cpus().length, gpu: 'none detected unless server_info says otherwise', ...jobs.counts() }),
   });
   return {
@@ -138,5 +141,9 @@ export async function startComputeServer(
 }
 
 if (require.main === module) {
-  runServerMain('compute', () => startComputeServer(loadBaseServerConfig('compute', COMPUTE_DEFAULT_PORT), loadComputeOptions()));
+  runServerMain('compute', () =>
+    startComputeServer(loadBaseServerConfig('compute', COMPUTE_DEFAULT_PORT), loadComputeOptions(), {
+      auth: authSettingsFromEnv(),
+    }),
+  );
 }

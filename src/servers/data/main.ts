@@ -7,6 +7,7 @@ import {
   startMcpHttpServer,
   type RunningServer,
 } from '../kit';
+import { authSettingsFromEnv, type McpAuthOption } from '../kit/auth';
 import {
   loadDataServerConfig,
   parseDataServerConfig,
@@ -22,8 +23,8 @@ export { loadDataServerConfig, type DataServerConfig, type DataServerConfigInput
 export interface StartDataServerOptions {
   /** Object store client to use instead of one built from `storageUrl`/`serviceToken` (tests, custom auth). */
   storage?: ObjectStoreClient;
-  /** Authenticates `/mcp` requests (wired by the lead). */
-  auth?: Parameters<typeof startMcpHttpServer>[0]['auth'];
+  /** Authenticates `/mcp` requests: an authenticator or kit auth settings (entry point: from `MCP_AUTH*`). */
+  auth?: McpAuthOption;
 }
 
 export interface StartedDataServer {
@@ -100,7 +101,7 @@ export async function startDataServer(
 
 if (require.main === module) {
   runServerMain(DATA_SERVER_NAME, async () => {
-    const started = await startDataServer(loadDataServerConfig());
+    const started = await startDataServer(loadDataServerConfig(), { auth: authSettingsFromEnv() });
     // runServerMain closes the HTTP server itself; close() here releases DuckDB.
     return { server: started.server, close: () => started.engine.close() };
   });

@@ -9,6 +9,7 @@ import {
   type RequestAuthenticator,
   type RunningServer,
 } from '../kit';
+import { authSettingsFromEnv, resolveServerAuth, type McpAuthOption } from '../kit/auth';
 import { ApiKeyStore } from './api-keys';
 import { loadIntegrationConfig, type IntegrationConfig } from './config';
 import { RateLimiter, rateLimitMiddleware } from './rate-limiter';
@@ -20,8 +21,8 @@ import { webhookRoutes } from './webhook-receiver';
 import { DeliveryLog, WebhookRegistry } from './webhook-store';
 
 export interface StartIntegrationOptions {
-  /** Authenticates `/mcp` requests (wired by the lead); also names clients for rate limiting. */
-  auth?: RequestAuthenticator;
+  /** Authenticates `/mcp` requests (an authenticator or kit auth settings); also names clients for rate limiting. */
+  auth?: McpAuthOption;
   /** DNS resolver for the SSRF guard; tests inject one. @default the system resolver */
   resolve?: Resolver;
   /** Replaces the Temporal signaler (tests without Temporal). */
@@ -80,6 +81,9 @@ export async function startIntegrationServer(
     counters: { restCalls: 0, restCallsRefusedBySsrfGuard: 0, restCallsFailed: 0 },
   };
 
+  // Resolved here rather than in the kit: the rate-limit middleware needs the same authenticator.
+  const auth: RequestAuthenticator | undefined = await resolveServerAuth('integration', opts.auth, () => buildServer(deps));
+
   const installWebhooks = webhookRoutes({
     registry: webhooks,
     deliveries,
@@ -94,10 +98,10 @@ export async function startIntegrationServer(
     version: INTEGRATION_VERSION,
     config,
     buildServer: () => buildServer(deps),
-    auth: opts.auth,
+    auth,
     routes: (app) => {
       // Registered before the kit's /mcp route, so every MCP request passes the bucket first.
-      app.use('/mcp', rateLimitMiddleware(limiter, opts.auth));
+      app.use('/mcp', rateLimitMiddleware(limiter, auth));
       installWebhooks(app);
     },
     health: () => ({
@@ -120,5 +124,5 @@ export async function startIntegrationServer(
 }
 
 if (require.main === module) {
-  runServerMain('integration', () => startIntegrationServer(loadIntegrationConfig()));
+  runServerMain('integration', () => startIntegrationServer(loadIntegrationConfig(), { auth: authSettingsFromEnv() }));
 }

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import type { Express, Request } from 'express';
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthOutcome, RequestAuthenticator } from './http-app';
 
 /**
@@ -144,7 +147,7 @@ export function jwtAuthenticator(opts: JwtAuthenticatorOptions): RequestAuthenti
     return { ok: false, status, error, description };
   };
 
-  return async (req: Request): Promise<AuthOutcome> => {
+  const authenticate = async (req: Request): Promise<AuthOutcome> => {
     const tools = toolCalls(req.body);
     const header = req.headers.authorization;
     if (!header)
@@ -212,6 +215,7 @@ export function jwtAuthenticator(opts: JwtAuthenticatorOptions): RequestAuthenti
       },
     };
   };
+  return Object.assign(authenticate, { issuer: opts.issuer, audience: opts.audience });
 }
 
 export interface ProtectedResourceOptions {
@@ -386,4 +390,100 @@ export function readClientCredentials(secretFile: string, clientId: string): Cli
   const entry = doc.clients?.find((c) => c.clientId === clientId);
   if (!entry) throw new Error(`client ${clientId} not found in ${secretFile}`);
   return entry;
+}
+
+/** Where the security server answers by default (the local stack). */
+export const DEFAULT_AUTH_ISSUER = 'http://127.0.0.1:8005';
+
+/**
+ * How a server authenticates its `/mcp` endpoint: `jwt` (the default) verifies bearer JWTs from the
+ * security server; `off` is a documented switch for local experiments only.
+ */
+export type McpAuthSettings =
+  | { mode: 'off' }
+  | {
+      mode: 'jwt';
+      /** Expected `iss` of tokens; also where clients get them (`<issuer>/oauth/token`). */
+      issuer: string;
+      /** The issuer's JWKS. @default `<issuer>/.well-known/jwks.json` */
+      jwksUrl: string;
+    };
+
+function httpUrl(name: string, value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new Error(`${name} is not a URL: '${value}'`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL, got '${value}'`);
+  return value;
+}
+
+/**
+ * Reads `MCP_AUTH` (`jwt` default | `off`), `MCP_AUTH_ISSUER` (default {@link DEFAULT_AUTH_ISSUER}) and
+ * `MCP_AUTH_JWKS_URL` (default `<issuer>/.well-known/jwks.json`). Anything else in `MCP_AUTH` fails
+ * start-up rather than silently running open.
+ */
+export function authSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): McpAuthSettings {
+  const raw = (env.MCP_AUTH ?? '').trim().toLowerCase();
+  if (raw === 'off') return { mode: 'off' };
+  if (raw !== '' && raw !== 'jwt') throw new Error(`MCP_AUTH must be 'jwt' or 'off', got '${env.MCP_AUTH}'`);
+  const issuer = httpUrl('MCP_AUTH_ISSUER', (env.MCP_AUTH_ISSUER || DEFAULT_AUTH_ISSUER).replace(/\/+$/, ''));
+  const jwksUrl = httpUrl('MCP_AUTH_JWKS_URL', env.MCP_AUTH_JWKS_URL || `${issuer}/.well-known/jwks.json`);
+  return { mode: 'jwt', issuer, jwksUrl };
+}
+
+/** What a server's `start…()` accepts as `auth`: an authenticator (tests, custom schemes) or settings. */
+export type McpAuthOption = RequestAuthenticator | McpAuthSettings;
+
+/**
+ * Names of the tools a server annotates `readOnlyHint: true`, asked through the MCP protocol itself
+ * (an in-memory client), so the scope rule follows the annotations the server actually publishes.
+ */
+export async function readOnlyToolNames(server: McpServer): Promise<string[]> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'kit-scope-introspection', version: '0.0.0' });
+  await server.connect(serverSide);
+  try {
+    await client.connect(clientSide);
+    const names: string[] = [];
+    let cursor: string | undefined;
+    // Bounded: a server with more than 100 pages of tools is a bug, not a reason to loop forever.
+    for (let page = 0; page < 100; page++) {
+      const r = await client.listTools(cursor ? { cursor } : undefined);
+      for (const t of r.tools) if (t.annotations?.readOnlyHint === true) names.push(t.name);
+      cursor = r.nextCursor;
+      if (!cursor) break;
+    }
+    return names;
+  } finally {
+    await client.close().catch(() => undefined);
+    await server.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Turns a server's `auth` option into a {@link RequestAuthenticator}: settings `jwt` → a
+ * {@link jwtAuthenticator} for audience `mcp:<server>` whose scope rule ({@link toolScopeFor}) comes from
+ * the tools' `readOnlyHint` annotations; `off` or absent → undefined (no authentication); a function is
+ * used as is.
+ */
+export async function resolveServerAuth(
+  server: string,
+  auth: McpAuthOption | undefined,
+  buildServer: () => McpServer,
+  extra: Pick<JwtAuthenticatorOptions, 'onDecision' | 'maxTokenLifetimeS' | 'clockToleranceS'> = {},
+): Promise<RequestAuthenticator | undefined> {
+  if (auth === undefined) return undefined;
+  if (typeof auth === 'function') return auth;
+  if (auth.mode === 'off') return undefined;
+  const readOnly = await readOnlyToolNames(buildServer());
+  return jwtAuthenticator({
+    issuer: auth.issuer,
+    jwksUrl: auth.jwksUrl,
+    audience: `mcp:${server}`,
+    scopeFor: toolScopeFor(server, readOnly),
+    ...extra,
+  });
 }

@@ -18,6 +18,12 @@ export const baseServerConfigSchema = z.object({
   allowedOrigins: z.array(z.string()).default([]),
   /** Largest accepted request body. */
   maxBodyBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  /**
+   * `/mcp` requests per minute per client (verified bearer subject, else remote address); more get 429
+   * with `Retry-After`; 0 disables. Optional so literal configs in tests stay valid.
+   * @default 1200 (DEFAULT_CLIENT_RATE_PER_MINUTE)
+   */
+  clientRateLimitPerMinute: z.coerce.number().int().min(0).optional(),
 });
 export type BaseServerConfig = z.infer<typeof baseServerConfigSchema>;
 
@@ -27,7 +33,8 @@ function list(value: string | undefined): string[] | undefined {
 
 /**
  * Reads `MCP_<NAME>_PORT`, `MCP_<NAME>_HOST`, `MCP_<NAME>_DATA_DIR` (falling back to `MCP_DATA_ROOT/<name>`,
- * then `.data/<name>`), `MCP_ALLOWED_HOSTS`, `MCP_ALLOWED_ORIGINS`, `MCP_MAX_BODY_BYTES`.
+ * then `.data/<name>`), `MCP_ALLOWED_HOSTS`, `MCP_ALLOWED_ORIGINS`, `MCP_MAX_BODY_BYTES`,
+ * `MCP_<NAME>_CLIENT_RATE_PER_MIN` (falling back to `MCP_CLIENT_RATE_PER_MIN`).
  */
 export function loadBaseServerConfig(
   name: string,
@@ -43,6 +50,7 @@ export function loadBaseServerConfig(
     allowedHosts: list(env.MCP_ALLOWED_HOSTS),
     allowedOrigins: list(env.MCP_ALLOWED_ORIGINS),
     maxBodyBytes: env.MCP_MAX_BODY_BYTES,
+    clientRateLimitPerMinute: env[`MCP_${key}_CLIENT_RATE_PER_MIN`] || env.MCP_CLIENT_RATE_PER_MIN || undefined,
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

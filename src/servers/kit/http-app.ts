@@ -5,16 +5,21 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { resolveServerAuth, serveProtectedResourceMetadata, type McpAuthOption } from './auth';
 import type { BaseServerConfig } from './config';
 import { logger } from './log';
+import { ClientRateLimiter, DEFAULT_CLIENT_RATE_PER_MINUTE, type ClientRateLimitOptions } from './rate-limit';
 
 /** Outcome of authenticating one HTTP request. */
 export type AuthOutcome =
   | { ok: true; info: AuthInfo }
   | { ok: false; status: 401 | 403; error: string; description: string };
 
-/** Checks a request's credentials; the security issue plugs JWT verification in here. */
-export type RequestAuthenticator = (req: Request) => Promise<AuthOutcome>;
+/**
+ * Checks a request's credentials (see `jwtAuthenticator` in auth.ts). `issuer`/`audience`, when set,
+ * feed the protected-resource metadata the kit serves.
+ */
+export type RequestAuthenticator = ((req: Request) => Promise<AuthOutcome>) & { issuer?: string; audience?: string };
 
 export interface McpHttpOptions {
   /** Short server name (`data`, `storage`, …), used in logs and health. */
@@ -25,8 +30,18 @@ export interface McpHttpOptions {
   buildServer: () => McpServer;
   /** Extra HTTP routes (object API, webhooks, dashboard). Host/Origin checks apply to them too. */
   routes?: (app: express.Express) => void;
-  /** Authenticates `/mcp` requests. Absent: no authentication (local experiments only). */
-  auth?: RequestAuthenticator;
+  /**
+   * Authenticates `/mcp` requests: an authenticator, or settings (`{ mode: 'jwt', issuer, jwksUrl }` →
+   * JWTs for audience `mcp:<name>` with per-tool read/write scopes; `{ mode: 'off' }`). Absent or `off`:
+   * no authentication (local experiments only). With an authenticator that names its issuer, the kit
+   * serves `/.well-known/oauth-protected-resource` (unless `routes` already does).
+   */
+  auth?: McpAuthOption;
+  /**
+   * Per-client token bucket on `/mcp` (429 + `Retry-After` when empty). `false` disables it.
+   * @default { perMinute: config.clientRateLimitPerMinute ?? 1200 }
+   */
+  rateLimit?: ClientRateLimitOptions | false;
   /** Extra facts for `/healthz`. */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
@@ -37,6 +52,10 @@ export interface RunningServer {
   /** MCP endpoint, e.g. `http://127.0.0.1:8001/mcp`. */
   mcpUrl: string;
   port: number;
+  /** The authenticator in force on `/mcp` (undefined: none). */
+  auth?: RequestAuthenticator;
+  /** The per-client limit in force on `/mcp` (requests/minute; 0: none). */
+  clientRateLimitPerMinute: number;
   close(): Promise<void>;
 }
 
@@ -48,6 +67,20 @@ function jsonRpcError(res: Response, status: number, message: string, headers: R
 }
 
 /**
+ * Removes the Authorization header from both views of the request: the transport rebuilds a web
+ * Request from `rawHeaders`, and tools see its headers in `requestInfo`.
+ */
+function dropAuthorization(req: Request): void {
+  delete req.headers.authorization;
+  const raw = req.rawHeaders;
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'authorization') kept.push(raw[i]!, raw[i + 1]!);
+  }
+  raw.splice(0, raw.length, ...kept);
+}
+
+/**
  * Starts an MCP server on Streamable HTTP in stateless mode (a server and transport per request, so any
  * replica can answer any call and no session outlives a worker's attempt), with DNS-rebinding
  * protection, an Origin check, a body size limit, `/healthz`, and optional authentication.
@@ -55,6 +88,15 @@ function jsonRpcError(res: Response, status: number, message: string, headers: R
 export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningServer> {
   const log = logger(opts.name);
   const startedAt = Date.now();
+  const auth = await resolveServerAuth(opts.name, opts.auth, opts.buildServer);
+  const limiter =
+    opts.rateLimit === false
+      ? undefined
+      : new ClientRateLimiter(
+          opts.rateLimit ?? { perMinute: opts.config.clientRateLimitPerMinute ?? DEFAULT_CLIENT_RATE_PER_MINUTE },
+        );
+  const authMode = auth ? (auth.issuer ? 'jwt' : 'custom') : 'off';
+  if (!auth) log.warn('MCP endpoint is NOT authenticated (auth off): local experiments only');
   const app = express();
   app.disable('x-powered-by');
   app.use(hostHeaderValidation([...LOOPBACK_NAMES, ...opts.config.allowedHosts]));
@@ -69,25 +111,57 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
 
   app.get('/healthz', async (_req, res) => {
     const extra = opts.health ? await opts.health() : {};
-    res.json({ status: 'ok', server: opts.name, version: opts.version, uptimeS: (Date.now() - startedAt) / 1000, ...extra });
+    res.json({
+      status: 'ok',
+      server: opts.name,
+      version: opts.version,
+      uptimeS: (Date.now() - startedAt) / 1000,
+      auth: authMode,
+      clientRateLimitPerMinute: limiter?.perMinute ?? 0,
+      ...extra,
+    });
   });
 
   opts.routes?.(app);
+  // After `routes`, so a server that serves its own metadata (the security server) keeps it.
+  if (auth?.issuer) {
+    serveProtectedResourceMetadata(app, {
+      resource: auth.audience ?? `mcp:${opts.name}`,
+      authorizationServers: [auth.issuer],
+      resourceName: `${opts.name} MCP server`,
+    });
+  }
 
   const mcpJson = express.json({ limit: opts.config.maxBodyBytes });
   app.post('/mcp', mcpJson, async (req: Request, res: Response) => {
     let authInfo: AuthInfo | undefined;
-    if (opts.auth) {
-      const outcome = await opts.auth(req);
-      if (!outcome.ok) {
-        const base = `${req.protocol}://${req.get('host') ?? ''}`;
-        jsonRpcError(res, outcome.status, outcome.description, {
-          'WWW-Authenticate': `Bearer error="${outcome.error}", error_description="${outcome.description.replace(/"/g, "'")}", resource_metadata="${base}/.well-known/oauth-protected-resource"`,
+    const outcome = auth ? await auth(req) : undefined;
+    if (limiter?.enabled) {
+      const client = outcome?.ok ? `client:${outcome.info.clientId}` : `addr:${req.socket.remoteAddress ?? 'unknown'}`;
+      const r = limiter.take(client);
+      res.setHeader('RateLimit-Limit', String(r.limit));
+      res.setHeader('RateLimit-Remaining', String(r.remaining));
+      if (!r.allowed) {
+        const retryAfter = Math.max(1, Math.ceil(r.retryAfterS));
+        jsonRpcError(res, 429, `Too many requests: limit ${r.limit}/min per client; retry after ${retryAfter} s`, {
+          'Retry-After': String(retryAfter),
         });
         return;
       }
-      authInfo = outcome.info;
     }
+    if (outcome && !outcome.ok) {
+      const base = `${req.protocol}://${req.get('host') ?? ''}`;
+      jsonRpcError(res, outcome.status, outcome.description, {
+        'WWW-Authenticate': `Bearer error="${outcome.error}", error_description="${outcome.description.replace(/"/g, "'")}", resource_metadata="${base}/.well-known/oauth-protected-resource"`,
+      });
+      return;
+    }
+    if (outcome?.ok) {
+      // The inbound token stops here: tools see the client and scopes, never the token or the header,
+      // so none of them can pass it on to another API.
+      authInfo = { ...outcome.info, token: '' };
+    }
+    dropAuthorization(req);
     const server = opts.buildServer();
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
@@ -128,6 +202,8 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
     url,
     mcpUrl: `${url}/mcp`,
     port,
+    auth,
+    clientRateLimitPerMinute: limiter?.perMinute ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         httpServer.closeAllConnections();

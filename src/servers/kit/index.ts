@@ -7,3 +7,4 @@ export * from './meta';
 export * from './tool';
 export * from './objects';
 export * from './webhook-signature';
+export * from './rate-limit';

@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
+import { type z } from 'zod';
 import type { IdempotencyStore } from './idempotency';
 import { REQUEST_META, RESULT_META } from './meta';
 

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   IdempotencyStore,
-  type RequestAuthenticator,
   type RunningServer,
   logger,
   runServerMain,
   startMcpHttpServer,
 } from '../kit';
+import { authSettingsFromEnv, type McpAuthOption } from '../kit/auth';
 import { AlertService } from './alert-service';
 import { AlertStore } from './alert-store';
 import { type NotificationServerConfig, loadNotificationConfig, resolveNotificationConfig } from './config';
@@ -25,8 +25,8 @@ import { SlackSender, SlackSink } from './slack';
 import { type RunningSmtpSink, startSmtpSink } from './smtp-sink';
 
 export interface StartNotificationOptions {
-  /** Authenticates `/mcp` requests (wired by the stack). */
-  auth?: RequestAuthenticator;
+  /** Authenticates `/mcp` requests: an authenticator or kit auth settings (entry point: from `MCP_AUTH*`). */
+  auth?: McpAuthOption;
 }
 
 export interface RunningNotificationServer {
@@ -151,5 +151,7 @@ export async function startNotificationServer(
 }
 
 if (require.main === module) {
-  runServerMain(NOTIFICATION_SERVER_NAME, () => startNotificationServer(loadNotificationConfig()));
+  runServerMain(NOTIFICATION_SERVER_NAME, () =>
+    startNotificationServer(loadNotificationConfig(), { auth: authSettingsFromEnv() }),
+  );
 }

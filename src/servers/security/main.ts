@@ -11,6 +11,7 @@ import {
   type RunningServer,
 } from '../kit';
 import {
+  authSettingsFromEnv,
   jwtAuthenticator,
   serveProtectedResourceMetadata,
   toolScopeFor,
@@ -183,5 +184,17 @@ export async function startSecurityServer(
 }
 
 if (require.main === module) {
-  runServerMain(SERVER_NAME, () => startSecurityServer(loadSecurityConfig()));
+  runServerMain(SERVER_NAME, () => {
+    // Aligned with the other servers: MCP_AUTH=jwt (the default) protects our /mcp too;
+    // MCP_SECURITY_REQUIRE_AUTH=1 keeps it protected even with MCP_AUTH=off. /oauth/token and the JWKS stay public.
+    const cfg = loadSecurityConfig();
+    const settings = authSettingsFromEnv();
+    const jwt = settings.mode === 'jwt';
+    return startSecurityServer({
+      ...cfg,
+      requireAuth: cfg.requireAuth || jwt,
+      // The other servers expect `iss` = MCP_AUTH_ISSUER; issue exactly that unless told otherwise.
+      issuer: cfg.issuer ?? (jwt && process.env.MCP_AUTH_ISSUER ? settings.issuer : undefined),
+    });
+  });
 }

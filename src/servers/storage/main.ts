@@ -11,6 +11,7 @@ import {
   type BaseServerConfig,
   type RunningServer,
 } from '../kit';
+import { authSettingsFromEnv, type McpAuthOption } from '../kit/auth';
 import { BackupCatalog } from './backup';
 import { Semaphore } from './semaphore';
 import { mountObjectRoutes } from './object-routes';
@@ -36,6 +37,10 @@ const MAX_CONCURRENT_HEAVY = Math.max(1, Math.min(4, os.cpus().length));
  */
 export async function startStorageServer(
   config: BaseServerConfig & StorageOptions,
+  opts: {
+    /** Authenticates `/mcp` (an authenticator or kit auth settings); the object API keeps the service token. */
+    auth?: McpAuthOption;
+  } = {},
 ): Promise<{ server: RunningServer; close(): Promise<void> }> {
   const log = logger('storage');
   const dataDir = path.resolve(config.dataDir);
@@ -74,6 +79,7 @@ export async function startStorageServer(
     version: STORAGE_SERVER_VERSION,
     config,
     buildServer: () => buildServer(deps),
+    auth: opts.auth,
     routes: (app) =>
       mountObjectRoutes(app, {
         store,
@@ -92,6 +98,9 @@ export async function startStorageServer(
 
 if (require.main === module) {
   runServerMain('storage', () =>
-    startStorageServer({ ...loadBaseServerConfig('storage', STORAGE_DEFAULT_PORT), ...loadStorageOptions() }),
+    startStorageServer(
+      { ...loadBaseServerConfig('storage', STORAGE_DEFAULT_PORT), ...loadStorageOptions() },
+      { auth: authSettingsFromEnv() },
+    ),
   );
 }

@@ -145,7 +145,7 @@ describe('compute server over real HTTP', () => {
     const after = await waitJob(first.job_id, (j) => j.webhook?.delivered === true, 10_000);
     expect(after.webhook!.event_id).toBe(hook.id);
     trainedJob = after;
-    // eslint-disable-next-line no-console
+     
     console.log('compute metrics (2000×300 synthetic):', JSON.stringify({ metrics: m, timings_ms: job.timings_ms, data: job.data }));
   });
 
@@ -189,7 +189,7 @@ describe('compute server over real HTTP', () => {
     expect(stored.bytes.length).toBe(r.bytes);
     const bad = await callTool(client, 'model_export', { model_id: 'mdl_missing000' });
     expect(errorText(bad)).toMatch(/unknown model_id/);
-    // eslint-disable-next-line no-console
+     
     console.log('onnx parity:', JSON.stringify(r.parity), 'bytes', r.bytes);
   });
 

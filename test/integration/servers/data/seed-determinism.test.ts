@@ -66,7 +66,7 @@ describe('seeding', () => {
     expect(String(r.agg?.first_ts) >= '2024-01-01').toBe(true);
     expect(String(r.agg?.last_ts) < '2026-01-01').toBe(true);
     expect(r.seed).toMatchObject({ seed: 42, rows: 100_000, seededThisStart: true });
-    // eslint-disable-next-line no-console
+     
     console.log(`seed of 100000 rows took ${r.seed.durationMs} ms on ${os.cpus().length} CPUs`);
     expect(Number(r.seed.durationMs)).toBeLessThan(90_000);
   });

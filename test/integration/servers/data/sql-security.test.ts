@@ -20,7 +20,7 @@ describe('SQL security (item 19)', () => {
     fs.rmSync(canary, { recursive: true, force: true });
   });
   afterAll(async () => {
-    // eslint-disable-next-line no-console
+     
     console.log(`item 19 SQL attacks: tried ${tally.tried}, refused ${tally.refused}`);
     fs.rmSync(canary, { recursive: true, force: true });
     await stack?.close();
