@@ -8,6 +8,7 @@ import { orchestratorQueue, PIPELINE_WORKFLOW, QUERIES, SIGNALS } from '../share
 import type { RunProgress, RunReport } from '../shared/run-types';
 import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
 import { metricsBlock, progressLine, stepTable } from './render';
+import { auditLines, discoveryLines, RunLog } from './run-log';
 import { down, up } from './stack/stack';
 import { temporalTarget } from './temporal-connection';
 import { discover } from '../mcp/discovery';
@@ -56,8 +57,8 @@ function printPlanProblems(err: PipelineError): never {
   throw new CliError(`invalid pipeline (${err.problems.length} problem${err.problems.length > 1 ? 's' : ''}):\n${err.message}`);
 }
 
-async function watch(handle: WorkflowHandle, json: boolean): Promise<{ report?: RunReport; error?: unknown; last?: RunProgress }> {
-  const tty = process.stdout.isTTY && !json;
+async function watch(handle: WorkflowHandle, json: boolean, runLog?: RunLog): Promise<{ report?: RunReport; error?: unknown; last?: RunProgress }> {
+  const tty = process.stdout.isTTY && !json && !runLog;
   let lastLine = '';
   let drawnLines = 0;
   let last: RunProgress | undefined;
@@ -71,7 +72,9 @@ async function watch(handle: WorkflowHandle, json: boolean): Promise<{ report?: 
     const p = await queryProgress(handle);
     if (p) {
       last = p;
-      if (json) {
+      if (runLog) {
+        runLog.update(p);
+      } else if (json) {
         const line = JSON.stringify({ event: 'progress', progress: p });
         if (line !== lastLine) process.stdout.write(line + '\n');
         lastLine = line;
@@ -89,6 +92,8 @@ async function watch(handle: WorkflowHandle, json: boolean): Promise<{ report?: 
     await Promise.race([resultP, new Promise((r) => setTimeout(r, tty ? 250 : 500))]);
   }
   if (tty && drawnLines) process.stdout.write(`\x1b[${drawnLines}A\x1b[J`);
+  const final = (settled as { report?: RunReport }).report ?? progressFromFailure((settled as { error?: unknown }).error);
+  if (runLog && final) runLog.update(final);
   return { ...(settled as { report?: RunReport; error?: unknown }), last };
 }
 
@@ -168,9 +173,18 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
     .option('--id <workflowId>', 'workflow id (default: <pipeline>-<time>)')
     .option('--detach', 'start the run and return at once')
     .option('--json', 'machine-readable output (progress events, then the report)')
-    .action(async (specPath: string, o: { input?: string[]; id?: string; detach?: boolean; json?: boolean }) => {
+    .option('--log', 'a timestamped log by phase: discovery, each step with its measured figures, audit trail, final health')
+    .action(async (specPath: string, o: { input?: string[]; id?: string; detach?: boolean; json?: boolean; log?: boolean }) => {
+      const t0 = Date.now();
+      const runLog = o.log ? new RunLog(t0, (l) => process.stdout.write(l + '\n')) : undefined;
+      runLog?.line(t0, 'mcp-orchestrator: multi-server MCP orchestration on Temporal');
       const loaded = await loadPlanOrExplain(specPath, o.input, true);
       const { plan } = loaded;
+      if (runLog && loaded.discovery) {
+        const estimate = await withClient((client) => estimateFromHistory(client, plan.name)).catch(() => undefined);
+        for (const l of discoveryLines(loaded.discovery, plan, estimate)) runLog.line(Date.now(), l);
+        runLog.line(Date.now(), `plan validated against the live tool catalog in ${loaded.planningMs.toFixed(1)} ms`);
+      }
       if (loaded.unchecked.length && !o.json) process.stderr.write(`warning: tools on ${loaded.unchecked.join(', ')} not checked (server unreachable)\n`);
       const workflowId = o.id ?? `${plan.name}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${Math.random().toString(36).slice(2, 6)}`;
       await withClient(async (client, namespace) => {
@@ -186,9 +200,24 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
           process.stdout.write(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId, url }) + '\n' : `started ${workflowId}\n${url}\n`);
           return;
         }
-        if (!o.json) process.stdout.write(`started ${workflowId}\nWeb UI: ${url}\n`);
-        const { report, error, last } = await watch(handle, !!o.json);
+        if (runLog) runLog.line(Date.now(), `WORKFLOW ${workflowId} started on Temporal (${plan.order.length} steps)`);
+        else if (!o.json) process.stdout.write(`started ${workflowId}\nWeb UI: ${url}\n`);
+        const { report, error, last } = await watch(handle, !!o.json, runLog);
         const final = report ?? progressFromFailure(error) ?? last;
+        if (runLog && final) {
+          const m = computeRunMetrics(final);
+          runLog.line(Date.now(), 'AUDIT TRAIL');
+          for (const l of auditLines(final, m)) runLog.line(Date.now(), `  ${l}`);
+          const registry = loadRegistry();
+          const pool = new McpClientPool(registry, discoveryPoolOptions());
+          try {
+            const health = await discover(registry, pool);
+            const ok = health.servers.filter((s) => s.healthy);
+            runLog.line(Date.now(), `HEALTH: ${ok.length}/${health.servers.length} servers healthy after the run (${health.servers.map((s) => `${s.group} ${s.healthy ? `${s.healthMs?.toFixed(0)} ms` : 'DOWN'}`).join(', ')})`);
+          } finally {
+            await pool.close();
+          }
+        }
         if (o.json) {
           process.stdout.write(JSON.stringify({ event: 'end', ok: !error, workflowId, url, report: final, metrics: final ? computeRunMetrics(final) : undefined, error: error ? failureMessage(error) : undefined }) + '\n');
         } else if (final) {
@@ -279,6 +308,18 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
     });
 
   await program.parseAsync(argv);
+}
+
+/** Median duration of this pipeline's completed runs, from Temporal visibility (the last 20). */
+async function estimateFromHistory(client: Client, pipeline: string): Promise<{ runs: number; medianMs: number } | undefined> {
+  const durations: number[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowType = '${PIPELINE_WORKFLOW}' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH '${pipeline}-'` })) {
+    if (wf.closeTime) durations.push(wf.closeTime.getTime() - wf.startTime.getTime());
+    if (durations.length >= 20) break;
+  }
+  if (durations.length === 0) return undefined;
+  durations.sort((a, b) => a - b);
+  return { runs: durations.length, medianMs: durations[Math.floor(durations.length / 2)]! };
 }
 
 async function loadPlanOrExplain(specPath: string, input: string[] | undefined, discoverTools: boolean) {

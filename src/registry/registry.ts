@@ -55,7 +55,20 @@ export function loadRegistry(file = defaultRegistryPath(), env: NodeJS.ProcessEn
   }
   const registry = parsed.data;
   for (const [group, cfg] of Object.entries(registry.groups)) {
-    const override = env[`MCP_${group.toUpperCase().replace(/-/g, '_')}_ENDPOINTS`];
+    const key = group.toUpperCase().replace(/-/g, '_');
+    const override = env[`MCP_${key}_ENDPOINTS`];
+    const port = env[`MCP_${key}_PORT`];
+    if (!override && port) {
+      // The local stack moved this server (`mcp-orch up` with MCP_<GROUP>_PORT): follow it.
+      for (const e of cfg.endpoints) {
+        if (e.transport !== 'http') continue;
+        const u = new URL(e.url);
+        if (u.hostname === '127.0.0.1' || u.hostname === 'localhost') {
+          u.port = port;
+          e.url = u.toString();
+        }
+      }
+    }
     if (override) {
       cfg.endpoints = override.split(',').map((url, i) => ({ transport: 'http' as const, url: url.trim(), priority: i + 1, headers: {} }));
     }

@@ -6,6 +6,9 @@ import { DEFAULT_PORTS, DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, ORCHESTRATOR_TAS
 import { entryCommand, entryExists, PACKAGE_ROOT } from './entry';
 import { isAlive, spawnBackground, stopProcess, waitFor } from './processes';
 import { devServerArgs, portOpen, temporalCliPath } from './temporal-dev-server';
+
+/** Port of the model-serving service started with the stack. */
+export const MODEL_SERVING_DEFAULT_PORT = 8007;
 import { authSettingsFromEnv } from '../../servers/kit/auth';
 
 /** Everything the local stack keeps: under `.data/` of the working directory (git-ignored). */
@@ -82,6 +85,11 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   };
   // Workers find the servers through the registry; follow any port overrides.
   for (const group of SERVER_GROUPS) env[`MCP_${group.toUpperCase()}_ENDPOINTS`] ??= `${serverUrl(group)}/mcp`;
+  // The model-serving service the seed pipeline deploys to, and the integration server's outbound
+  // allowlist: exactly the stack's own origins (everything else stays behind the SSRF guard).
+  const servingUrl = `http://127.0.0.1:${process.env.MCP_MODEL_SERVING_PORT ?? MODEL_SERVING_DEFAULT_PORT}`;
+  env.MCP_MODEL_SERVING_URL = servingUrl;
+  env.MCP_INTEGRATION_ALLOW ??= [...SERVER_GROUPS.map(serverUrl), servingUrl].join(',');
   // Authentication (MCP_AUTH=jwt unless set to off): every server verifies tokens of our security
   // server, which therefore starts first; workers read their client credentials from its data dir.
   const auth = authSettingsFromEnv(env);
@@ -153,7 +161,19 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   }
   const rest = wanted.filter((g) => g !== 'security');
   for (const group of rest) await startServer(group);
+  if (!only && entryExists('servers/model-serving/main') && !(await portOpen(Number(new URL(servingUrl).port)))) {
+    log(`starting model-serving service on ${servingUrl}`);
+    const { command, args } = entryCommand('servers/model-serving/main');
+    start('server-model-serving', command, args, servingUrl);
+  }
   for (const group of rest) await waitHealthy(group);
+  if (state.processes['server-model-serving']) {
+    const proc = state.processes['server-model-serving'];
+    await waitFor(`model-serving (${servingUrl}/healthz; log ${proc.log})`, async () => {
+      if (!isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
+      return (await fetch(`${servingUrl}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
+    }, 60_000, 250);
+  }
 
   // 3. Workers: one per server group, and the orchestrator.
   if (opts.workers !== false) {

@@ -429,7 +429,9 @@ export function authSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): McpAu
   const raw = (env.MCP_AUTH ?? '').trim().toLowerCase();
   if (raw === 'off') return { mode: 'off' };
   if (raw !== '' && raw !== 'jwt') throw new Error(`MCP_AUTH must be 'jwt' or 'off', got '${env.MCP_AUTH}'`);
-  const issuer = httpUrl('MCP_AUTH_ISSUER', (env.MCP_AUTH_ISSUER || DEFAULT_AUTH_ISSUER).replace(/\/+$/, ''));
+  // Follow a moved local security server (MCP_SECURITY_PORT) when no issuer is given.
+  const localIssuer = env.MCP_SECURITY_PORT ? `http://127.0.0.1:${env.MCP_SECURITY_PORT}` : DEFAULT_AUTH_ISSUER;
+  const issuer = httpUrl('MCP_AUTH_ISSUER', (env.MCP_AUTH_ISSUER || localIssuer).replace(/\/+$/, ''));
   const jwksUrl = httpUrl('MCP_AUTH_JWKS_URL', env.MCP_AUTH_JWKS_URL || `${issuer}/.well-known/jwks.json`);
   return { mode: 'jwt', issuer, jwksUrl };
 }

@@ -41,7 +41,7 @@ export function loadBaseServerConfig(
   defaultPort: number,
   env: NodeJS.ProcessEnv = process.env,
 ): BaseServerConfig {
-  const key = name.toUpperCase();
+  const key = name.toUpperCase().replace(/-/g, '_');
   const root = env.MCP_DATA_ROOT ?? path.resolve('.data');
   const parsed = baseServerConfigSchema.safeParse({
     host: env[`MCP_${key}_HOST`] ?? env.MCP_HOST,
