@@ -41,6 +41,10 @@ export const restCallInput = {
     .unknown()
     .optional()
     .describe('JSON body (sets content-type application/json); exclusive with text'),
+  expectStatus: z
+    .array(z.number().int().min(100).max(599))
+    .optional()
+    .describe('Statuses that count as success; any other answer makes the call fail (isError) with the status and body. Default: every answer is a result (ok: false for non-2xx)'),
   credential: z
     .enum(['none', 'service'])
     .default('none')
@@ -153,6 +157,7 @@ export const deleteWebhookInput = { id: z.string().min(1).max(100).describe('End
 export const deleteWebhookOutput = {
   id: z.string().describe('The deleted endpoint id'),
   deleted: z.boolean().describe('True: the endpoint no longer accepts deliveries'),
+  existed: z.boolean().describe('False when there was no such endpoint (already deleted): nothing changed'),
 };
 
 export const listWebhooksInput = {

@@ -153,6 +153,7 @@ export function buildServer(deps: IntegrationDeps): McpServer {
           throw new ToolError(`header "${name}" contains CR, LF or NUL`, 'invalid_argument');
       }
       let headers = args.headers;
+      if (args.expectStatus && args.expectStatus.length === 0) throw new ToolError('expectStatus needs at least one status code', 'invalid_argument');
       let maxRedirects = args.maxRedirects;
       if (args.credential === 'service') {
         let origin: string;
@@ -203,6 +204,13 @@ export function buildServer(deps: IntegrationDeps): McpServer {
         throw err;
       }
       const { rawBody, ...result } = response;
+      if (args.expectStatus && !args.expectStatus.includes(response.status)) {
+        const body = rawBody.toString('utf8').slice(0, 500);
+        throw new ToolError(
+          `${args.method} ${args.url} answered HTTP ${response.status} (expected ${args.expectStatus.join(' or ')}): ${body}`,
+          'unexpected_status',
+        );
+      }
       if (!args.storeAs || !deps.objects) return result;
       if (response.truncated) {
         throw new ToolError(
@@ -272,17 +280,16 @@ export function buildServer(deps: IntegrationDeps): McpServer {
     {
       title: 'Delete a webhook endpoint',
       description:
-        'Deletes an inbound webhook endpoint; later deliveries to it get 404. Its delivery log entries remain.',
+        'Deletes an inbound webhook endpoint; later deliveries to it get 404. Its delivery log entries remain. ' +
+        'Deleting an endpoint that is already gone succeeds with existed: false (safe as a saga compensation).',
       inputSchema: s.deleteWebhookInput,
       outputSchema: s.deleteWebhookOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
       idempotency: deps.idempotency,
     },
     async (args) => {
-      if (!deps.webhooks.delete(args.id)) {
-        throw new ToolError(`webhook id "${args.id}" does not exist; see list_webhooks`, 'not_found');
-      }
-      return { id: args.id, deleted: true };
+      const existed = deps.webhooks.delete(args.id);
+      return { id: args.id, deleted: true, existed };
     },
   );
 

@@ -42,6 +42,14 @@ describe('rest_call credential "service"', () => {
     expect(other.requests.length).toBe(before);
   });
 
+  it('when expectStatus is given and the answer differs, then the call fails with the status and body', async () => {
+    const ok = await callOk<{ status: number }>(client, 'rest_call', { url: `${allowed.origin}/x`, expectStatus: [200] });
+    expect(ok.status).toBe(200);
+    const r = await callTool(client, 'rest_call', { url: `${allowed.origin}/x`, expectStatus: [201] });
+    expect(r.isError).toBe(true);
+    expect(errorText(r)).toMatch(/answered HTTP 200 \(expected 201\): \{"ok":true\}/);
+  });
+
   it('when the caller also sets authorization, then the call is refused', async () => {
     const r = await callTool(client, 'rest_call', { url: `${allowed.origin}/x`, headers: { Authorization: 'Bearer mine' }, credential: 'service' });
     expect(r.isError).toBe(true);
