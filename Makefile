@@ -3,10 +3,11 @@ SHELL := /bin/bash
 BIN := node_modules/.bin
 CLI := node bin/mcp-orch.js
 
-.PHONY: help install temporal browser build demo test typecheck lint unit integration up down status clean schema
+.PHONY: help install temporal browser build demo hello test typecheck lint unit integration up down status clean schema
 
 help:
-	@echo "make demo   install, start the local stack (Temporal dev server, MCP servers, workers), run pipelines/hello.yaml"
+	@echo "make demo   install, start the local stack (Temporal dev server, MCP servers, workers), run the seed pipeline"
+	@echo "make hello  the small walking-skeleton DAG (pipelines/hello.yaml) on the same stack"
 	@echo "make test   install, typecheck, lint, and run unit + integration tests on a real Temporal dev server"
 	@echo "make down   stop the local stack;  make up  start it;  make clean  remove .data/ and dist/"
 
@@ -38,6 +39,10 @@ status:
 	@$(CLI) servers
 
 demo: up
+	$(CLI) run pipelines/recommendation.yaml --log
+	@echo
+
+hello: up
 	$(CLI) run pipelines/hello.yaml
 	@echo
 	@echo "The stack is still running: Temporal Web UI http://127.0.0.1:8233 ; stop it with: make down"

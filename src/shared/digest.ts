@@ -2,6 +2,8 @@
  * A few telling fields of a tool result (counts, sizes, references, states, metrics) for the run log
  * and progress, so people see what a step did without the result itself travelling around.
  */
+/** Quality figures first: they are what a reader of a training step looks for. */
+const QUALITY = /(hr|hit_rate|ndcg|lift|accuracy|auc|rmse|precision|recall)/i;
 const PREFERRED = /(^|_)(count|rows?|row_count|bytes|size|uri|key|url|id|status|version|via|elapsed|ms|hr|ndcg|allowed|valid|decision|sent|files|entries)(_|$)|^(uri|key|status)$/i;
 
 export type Digest = Record<string, string | number | boolean>;
@@ -18,11 +20,13 @@ export function digestResult(result: unknown, maxFields = 6): Digest {
       const name = prefix ? `${prefix}.${k}` : k;
       if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') scalars.push([name, clip(v)]);
       else if (Array.isArray(v)) scalars.push([`${name}.length`, v.length]);
-      else if (v && typeof v === 'object' && depth < 1) visit(v as Record<string, unknown>, name, depth + 1);
+      else if (v && typeof v === 'object' && depth < 3) visit(v as Record<string, unknown>, name, depth + 1);
     }
   };
   visit(result as Record<string, unknown>, '', 0);
-  const ranked = [...scalars.filter(([k]) => PREFERRED.test(k.split('.').pop() ?? k)), ...scalars.filter(([k]) => !PREFERRED.test(k.split('.').pop() ?? k))];
+  const leaf = (k: string) => k.split('.').pop() ?? k;
+  const rank = (k: string) => (QUALITY.test(leaf(k)) ? 0 : PREFERRED.test(leaf(k)) ? (k.includes('.') ? 2 : 1) : 3);
+  const ranked = [...scalars].sort((a, b) => rank(a[0]) - rank(b[0]));
   for (const [k, v] of ranked.slice(0, maxFields)) out[k] = v;
   return out;
 }
