@@ -9,6 +9,7 @@ import type { RunProgress, RunReport } from '../shared/run-types';
 import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
 import { metricsBlock, progressLine, stepTable } from './render';
 import { auditLines, discoveryLines, RunLog } from './run-log';
+import { prepareRetry } from './retry';
 import { down, up } from './stack/stack';
 import { temporalTarget } from './temporal-connection';
 import { discover } from '../mcp/discovery';
@@ -227,6 +228,41 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
         if (!o.json) process.stdout.write(`\nrun ${workflowId} completed in ${formatMs((final!.endedAt ?? 0) - final!.startedAt)}\nWeb UI: ${url}\n`);
       });
     });
+
+  program
+    .command('retry <workflowId>')
+    .description('run a failed run again from where it failed, reusing the results of its completed (not compensated) steps')
+    .option('--id <workflowId>', 'id of the new run (default: <failed id>-retry-<time>)')
+    .option('--detach', 'start the run and return at once')
+    .action(async (id: string, o: { id?: string; detach?: boolean }) =>
+      withClient(async (client, namespace) => {
+        let prepared;
+        try {
+          prepared = await prepareRetry(client, id);
+        } catch (err) {
+          throw new CliError(`cannot retry '${id}': ${err instanceof Error ? err.message : String(err)}`);
+        }
+        if (prepared.status === 'RUNNING' || prepared.status === 'COMPLETED') {
+          throw new CliError(`run '${id}' is ${prepared.status.toLowerCase()}; only failed, cancelled, terminated or timed-out runs are retried`);
+        }
+        const workflowId = o.id ?? `${id}-retry-${Date.now().toString(36)}`;
+        const { plan } = prepared.input;
+        const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
+          taskQueue: orchestratorQueue(prepared.input.taskQueuePrefix),
+          workflowId,
+          args: [prepared.input],
+          staticSummary: `${plan.name}: retry of ${id} (${prepared.reused.length} steps reused)`,
+        });
+        const url = runUrl(namespace, workflowId, handle.firstExecutionRunId);
+        process.stdout.write(`retrying ${id} as ${workflowId}: reusing ${prepared.reused.length} completed steps (${prepared.reused.join(', ') || 'none'})${prepared.undone.length ? `; running again the compensated ones (${prepared.undone.join(', ')})` : ''}\nWeb UI: ${url}\n`);
+        if (o.detach) return;
+        const { report, error, last } = await watch(handle, false);
+        const final = report ?? progressFromFailure(error) ?? last;
+        if (final) process.stdout.write(`\n${stepTable(final)}\n\n${metricsBlock(computeRunMetrics(final))}\n`);
+        if (error) throw new CliError(`retry ${workflowId} failed: ${failureMessage(error)}\nWeb UI: ${url}`, 1);
+        process.stdout.write(`\nretry ${workflowId} completed\n`);
+      }),
+    );
 
   program
     .command('status <workflowId>')

@@ -24,7 +24,7 @@ export function stepTable(p: RunProgress): string {
     const start = s.startedAt !== undefined ? `+${formatMs(s.startedAt - p.startedAt)}` : '';
     const dur = s.startedAt !== undefined && s.endedAt !== undefined ? formatMs(s.endedAt - s.startedAt) : s.status === 'running' ? '…' : '';
     const tool = s.toolTimeMs !== undefined ? formatMs(s.toolTimeMs) : '';
-    const note = s.error ? `${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`.slice(0, 100) : s.compensation ? `compensation ${s.compensation.status}${s.compensation.error ? `: ${s.compensation.error.slice(0, 60)}` : ''}` : '';
+    const note = s.reusedFrom ? `reused from ${s.reusedFrom}` : s.error ? `${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`.slice(0, 100) : s.compensation ? `compensation ${s.compensation.status}${s.compensation.error ? `: ${s.compensation.error.slice(0, 60)}` : ''}` : '';
     return [s.id, `${s.server}/${s.tool}`, `${ICON[s.status]} ${s.status}`, s.attempts !== undefined ? String(s.attempts) : '', start, dur, tool, note];
   });
   const head = ['STEP', 'SERVER/TOOL', 'STATUS', 'ATT', 'START', 'DURATION', 'TOOL TIME', 'NOTE'];

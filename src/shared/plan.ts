@@ -63,6 +63,8 @@ export interface Plan {
   description?: string;
   /** Input values after defaults and `--input` overrides. */
   input: Record<string, unknown>;
+  /** What a failure does to completed steps: undo them (saga) or keep them for a retry. */
+  onFailure: 'compensate' | 'keep';
   steps: Record<string, PlannedStep>;
   /** A topological order (stable: by depth, then spec order). */
   order: string[];
@@ -306,6 +308,7 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     version: spec.version === undefined ? undefined : String(spec.version),
     description: spec.description,
     input,
+    onFailure: spec.onFailure,
     steps,
     order,
     levels,

@@ -62,6 +62,8 @@ export interface StepProgress {
   summary?: Record<string, string | number | boolean>;
   /** Phase of the pipeline (from the spec), for the run log. */
   phase?: string;
+  /** Set when the result was reused from an earlier run (`mcp-orch retry`) instead of calling the tool. */
+  reusedFrom?: string;
   compensation?: { status: 'pending' | 'running' | 'done' | 'failed'; error?: string; startedAt?: number; endedAt?: number };
 }
 
@@ -90,4 +92,12 @@ export interface PipelineWorkflowInput {
   plan: Plan;
   /** Prefix of the group task queues (see `taskQueueFor`). @default '' */
   taskQueuePrefix?: string;
+  /** Completed steps of an earlier run to reuse instead of running them again (`mcp-orch retry`). */
+  resume?: ResumeSeed;
+}
+
+/** What a retry carries over from the failed run: results of completed, not compensated steps. */
+export interface ResumeSeed {
+  fromWorkflowId: string;
+  steps: Record<string, { result: unknown; toolTimeMs?: number; callMs: number; attempt: number; endpoint: string; bytes: number }>;
 }

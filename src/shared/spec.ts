@@ -121,6 +121,10 @@ export const pipelineSpecSchema = z
     description: z.string().optional(),
     version: z.union([z.string(), z.number()]).optional(),
     input: z.record(z.string().regex(idPattern), inputDeclSchema).default({}).describe('Declared inputs and their defaults.'),
+    onFailure: z
+      .enum(['compensate', 'keep'])
+      .default('compensate')
+      .describe('compensate: undo completed steps in reverse order (saga). keep: leave them, so `mcp-orch retry` can reuse them.'),
     defaults: z
       .object({ retry: retrySchema.optional(), timeouts: timeoutsSchema.optional() })
       .strict()

@@ -63,10 +63,17 @@ function describeError(err: unknown): { type?: string; message: string } {
  * or a cancellation stops scheduling, lets running steps settle, and runs the compensations of
  * completed steps in reverse completion order (saga).
  */
-export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineWorkflowInput): Promise<RunReport> {
+export async function pipelineWorkflow({ plan, taskQueuePrefix = '', resume }: PipelineWorkflowInput): Promise<RunReport> {
   const { workflowId } = workflowInfo();
   const state = new RunState(plan, workflowId, Date.now());
   const progress = state.progress;
+  // A retry starts with the failed run's completed steps already done, without calling their tools.
+  for (const [id, seed] of Object.entries(resume?.steps ?? {})) {
+    if (!plan.steps[id]) continue;
+    state.start(id, Date.now());
+    state.complete(id, { ...seed, replayed: true }, Date.now());
+    state.step(id).reusedFrom = resume!.fromWorkflowId;
+  }
 
   setHandler(progressQuery, () => progress);
   setHandler(pauseSignal, () => {
@@ -86,6 +93,7 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineW
 
   let cancelled = false;
   const runStep = async (step: PlannedStep): Promise<void> => {
+    if (state.status(step.id) === 'done') return; // reused from an earlier run
     await condition(() => state.failed || cancelled || (!progress.paused && state.ready(step.id)));
     if (state.failed || cancelled || !state.ready(step.id)) return;
     const startedAt = Date.now();
@@ -135,9 +143,12 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '' }: PipelineW
   state.skipRemaining();
 
   if (state.failed || cancelled) {
-    progress.status = 'compensating';
-    // Compensations must run to the end even when the run itself is being cancelled.
-    await CancellationScope.nonCancellable(() => compensate(state, workflowId, taskQueuePrefix));
+    // `onFailure: keep` leaves completed steps in place for `mcp-orch retry`; a cancellation always undoes.
+    if (cancelled || plan.onFailure !== 'keep') {
+      progress.status = 'compensating';
+      // Compensations must run to the end even when the run itself is being cancelled.
+      await CancellationScope.nonCancellable(() => compensate(state, workflowId, taskQueuePrefix));
+    }
     progress.endedAt = Date.now();
     if (cancelled) {
       progress.status = 'cancelled';
