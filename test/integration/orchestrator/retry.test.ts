@@ -1,4 +1,4 @@
-import { Client } from '@temporalio/client';
+import { type Client } from '@temporalio/client';
 import { prepareRetry } from '../../../src/client/retry';
 import { PIPELINE_WORKFLOW, orchestratorQueue } from '../../../src/shared/constants';
 import type { RunReport } from '../../../src/shared/run-types';
