@@ -6,38 +6,35 @@ import os from 'node:os';
 import path from 'node:path';
 import { attachmentsOf, decodeWords, parseEml, textOf } from '../../../../src/servers/notification/eml-parse';
 import { startNotificationServer } from '../../../../src/servers/notification/main';
+import { startStorageServer } from '../../../../src/servers/storage/main';
+import { ObjectStoreClient } from '../../../../src/servers/kit';
 import { readSinkIndex } from '../../../../src/servers/notification/smtp-sink';
 import { callOk, callTool, connectMcp, errorText } from '../../../harness/mcp-client';
 import { type Started, startNotification } from './start';
 
 jest.setTimeout(30_000);
 
-/** A stand-in for the storage server's object API (contract in src/servers/kit/objects.ts). */
-function startObjectStub(token: string, objects: Record<string, Buffer>) {
-  const server = http.createServer((req, res) => {
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      res.writeHead(401).end('unauthorized');
-      return;
-    }
-    const key = decodeURIComponent((req.url ?? '').replace(/^\/objects\//, ''));
-    const body = objects[key];
-    if (req.method !== 'GET' || !body) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'x-object-sha256': crypto.createHash('sha256').update(body).digest('hex'),
-      'x-object-version': '1',
-    });
-    res.end(body);
+/** The real storage server with the given objects stored through its HTTP object API. */
+async function startStorageWith(token: string, objects: Record<string, Buffer>) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'notification-storage-'));
+  const started = await startStorageServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    allowedHosts: [],
+    allowedOrigins: [],
+    maxBodyBytes: 16 * 1024 * 1024,
+    serviceToken: token,
   });
-  return new Promise<{ url: string; close: () => Promise<void> }>((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) });
-    });
-  });
+  const client = new ObjectStoreClient({ baseUrl: started.server.url, token: async () => token });
+  for (const [key, body] of Object.entries(objects)) await client.put(key, body);
+  return {
+    url: started.server.url,
+    close: async () => {
+      await started.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 function sinkMessages(sinkDir: string) {
@@ -57,7 +54,7 @@ describe('notification server: e-mail and Slack over real HTTP, SMTP and webhook
 
   beforeAll(async () => {
     process.env.MCP_SERVICE_TOKEN = token;
-    storage = await startObjectStub(token, { 'reports/training_report.pdf': report });
+    storage = await startStorageWith(token, { 'reports/training_report.pdf': report });
     n = await startNotification({ MCP_STORAGE_URL: storage.url });
   });
   afterAll(async () => {
