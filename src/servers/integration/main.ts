@@ -13,7 +13,7 @@ import { authSettingsFromEnv, resolveServerAuth, type McpAuthOption } from '../k
 import { ApiKeyStore } from './api-keys';
 import { loadIntegrationConfig, type IntegrationConfig } from './config';
 import { RateLimiter, rateLimitMiddleware } from './rate-limiter';
-import { Semaphore } from './semaphore';
+import { Semaphore } from '../kit/semaphore';
 import { buildServer, INTEGRATION_VERSION, type IntegrationDeps } from './server';
 import { parseAllowlist, type Resolver } from './ssrf-guard';
 import { TemporalSignaler, type Signaler } from './temporal-signaler';

@@ -13,7 +13,7 @@ import type { IntegrationConfig } from './config';
 import { requestClient, type RateLimiter } from './rate-limiter';
 import { FORBIDDEN_REQUEST_HEADERS, performRestCall, RestCallError } from './rest-client';
 import * as s from './schemas';
-import type { Semaphore } from './semaphore';
+import type { Semaphore } from '../kit/semaphore';
 import { SsrfError, type AllowEntry, type Resolver } from './ssrf-guard';
 import type { Signaler } from './temporal-signaler';
 import type { DeliveryLog, WebhookEndpoint, WebhookRegistry } from './webhook-store';
@@ -585,7 +585,7 @@ export function buildServer(deps: IntegrationDeps): McpServer {
           loadAvg1m: os.loadavg()[0],
           freeMemBytes: os.freemem(),
           dataDirFreeBytes: diskFreeBytes,
-          outboundInFlight: deps.outbound.inFlight,
+          outboundInFlight: deps.outbound.inUse,
           outboundQueued: deps.outbound.queued,
           restCalls: deps.counters.restCalls,
           restCallsRefusedBySsrfGuard: deps.counters.restCallsRefusedBySsrfGuard,

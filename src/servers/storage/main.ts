@@ -13,7 +13,7 @@ import {
 } from '../kit';
 import { authSettingsFromEnv, type McpAuthOption } from '../kit/auth';
 import { BackupCatalog } from './backup';
-import { Semaphore } from './semaphore';
+import { Semaphore } from '../kit/semaphore';
 import { mountObjectRoutes } from './object-routes';
 import { ObjectStore } from './object-store';
 import { buildServer, STORAGE_SERVER_VERSION, type StorageDeps } from './server';

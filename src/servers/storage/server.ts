@@ -10,7 +10,7 @@ import { MAX_KEY_LENGTH, resolveImportPath, validateKey, validatePrefix } from '
 import { MAX_METADATA_BYTES } from './object-routes';
 import { DataLossError, objectUri, type ObjectStore } from './object-store';
 import * as s from './schemas';
-import type { Semaphore } from './semaphore';
+import type { Semaphore } from '../kit/semaphore';
 import { MAX_SIGNED_URL_TTL_S, signObjectUrl } from './signed-url';
 import { fetchToFile } from './url-fetch';
 

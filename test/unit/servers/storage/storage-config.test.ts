@@ -1,5 +1,5 @@
 import { loadStorageOptions } from '../../../../src/servers/storage/storage-config';
-import { Semaphore } from '../../../../src/servers/storage/semaphore';
+import { Semaphore } from '../../../../src/servers/kit/semaphore';
 
 describe('storage configuration', () => {
   it('when env vars are set, then they are parsed and typed', () => {

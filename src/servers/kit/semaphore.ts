@@ -1,6 +1,6 @@
 /**
- * Counting semaphore: at most `max` holders at once, the rest wait in FIFO order. Bounds heavy work
- * (archives, full verification) on a small shared machine.
+ * Counting semaphore: at most `max` holders at once, the rest wait in FIFO order. Servers use it to bound
+ * heavy work (archives, verification) and outbound calls on a small shared machine.
  */
 export class Semaphore {
   private active = 0;
@@ -15,6 +15,7 @@ export class Semaphore {
     try {
       return await fn();
     } finally {
+      // Hand the slot straight to the next waiter (active stays the same), or release it.
       const next = this.waiting.shift();
       if (next) next();
       else this.active--;
