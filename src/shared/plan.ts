@@ -291,7 +291,8 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     return d;
   };
   stepIds.forEach(depthOf);
-  const order = [...stepIds].sort((a, b) => depth[a]! - depth[b]! || stepIds.indexOf(a) - stepIds.indexOf(b));
+  const specIndex = new Map(stepIds.map((id, i) => [id, i]));
+  const order = [...stepIds].sort((a, b) => depth[a]! - depth[b]! || specIndex.get(a)! - specIndex.get(b)!);
   const levels: string[][] = [];
   for (const id of order) (levels[depth[id]!] ??= []).push(id);
   let edges = 0;
