@@ -53,6 +53,41 @@ export function discoveryPoolOptions(env: NodeJS.ProcessEnv = process.env): McpC
   };
 }
 
+/** A spec planned from text, with what discovery could and could not check. */
+export interface PlannedFromText {
+  plan: Plan;
+  /** Groups whose tools could not be checked (server unreachable, or discovery off). */
+  unchecked: string[];
+  /** Time of parse + plan + validation, ms (discovery excluded). */
+  planningMs: number;
+}
+
+/**
+ * Parses, validates and plans a YAML spec held in memory: `parsePipelineSpec`, then `planPipeline`
+ * against the registry's groups and, when given, the discovered tool catalog with `validateToolArgs`.
+ * The CLI and the workflow server both plan through here, so they accept and refuse the same specs.
+ * Throws `PipelineError` (every problem with its line) on a bad spec.
+ */
+export function planFromText(
+  text: string,
+  opts: { source: string; registry: Registry; discovery?: Discovery; input?: Record<string, unknown> },
+): PlannedFromText {
+  const started = performance.now();
+  const spec = parsePipelineSpec(text, opts.source);
+  // Wait steps call no server.
+  const usedGroups = new Set(Object.values(spec.steps).flatMap((s) => (s.server ? [s.server, s.compensate?.server ?? s.server] : [])));
+  const { discovery, registry } = opts;
+  const unchecked = discovery ? [...usedGroups].filter((g) => registry.groups[g] && !discovery.catalog[g]) : [...usedGroups];
+  const plan = planPipeline(spec, {
+    input: opts.input,
+    servers: groupNames(registry),
+    catalog: discovery?.catalog,
+    validateArgs: validateToolArgs,
+    source: opts.source,
+  });
+  return { plan, unchecked, planningMs: performance.now() - started };
+}
+
 /**
  * Reads, validates and plans a spec file. With `discoverTools`, every step's tool and literal
  * arguments are checked against the live servers' catalogs before anything starts.
@@ -75,19 +110,6 @@ export async function loadPlan(file: string, opts: { input?: Record<string, stri
       await pool.close();
     }
   }
-  const started = performance.now();
-  const spec = parsePipelineSpec(text, source);
-  // Wait steps call no server.
-  const usedGroups = new Set(
-    Object.values(spec.steps).flatMap((s) => (s.server ? [s.server, s.compensate?.server ?? s.server] : [])),
-  );
-  const unchecked = discovery ? [...usedGroups].filter((g) => registry.groups[g] && !discovery!.catalog[g]) : [...usedGroups];
-  const plan = planPipeline(spec, {
-    input: opts.input,
-    servers: groupNames(registry),
-    catalog: discovery?.catalog,
-    validateArgs: validateToolArgs,
-    source,
-  });
-  return { plan, registry, discovery, unchecked, planningMs: performance.now() - started };
+  const { plan, unchecked, planningMs } = planFromText(text, { source, registry, discovery, input: opts.input });
+  return { plan, registry, discovery, unchecked, planningMs };
 }

@@ -42,3 +42,20 @@ export function classifyTransportError(err: unknown, endpoint: string): McpCallE
   // Connection refused/reset, DNS, 5xx, request timeouts: another attempt (or endpoint) may succeed.
   return new McpCallError(ErrorType.ServerUnavailable, `${endpoint} unavailable: ${message}`, true, { endpoint, status: code });
 }
+
+/**
+ * `Retry-After` in ms: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or
+ * unreadable. Capped at an hour so a hostile header cannot park a step for days.
+ */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const at = Date.parse(v);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(3_600_000, Math.max(0, Math.round(ms)));
+}

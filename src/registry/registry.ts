@@ -21,15 +21,49 @@ const endpointSchema = z.discriminatedUnion('transport', [
   }),
 ]);
 
+/** A duration: a number of seconds, or a string like `30s`, `500ms`, `2m`. Parsed to milliseconds. */
+export const durationSchema = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m)$/, 'use e.g. 500ms, 30s or 2m')]).transform((v) => {
+  if (typeof v === 'number') return Math.round(v * 1000);
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(v)!;
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+});
+
+/** Circuit breaker settings of a group (snake_case as in the product brief); absent keys take the defaults. */
+const breakerSchema = z
+  .object({
+    failure_threshold: z.number().int().min(1).optional(),
+    recovery_timeout: durationSchema.optional(),
+    half_open_max_calls: z.number().int().min(1).optional(),
+    success_threshold: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/** Resilience settings, given under `defaults:` for every group and overridable per group. */
+const resilienceSchema = {
+  breaker: breakerSchema.optional(),
+  /** Period of the background `GET /healthz` of each endpoint. @default 30s */
+  health_check_interval: durationSchema.optional(),
+  /** Client-side requests/minute per endpoint; overrides what the server advertises. 0: no budget. */
+  rate_limit_per_minute: z.number().int().min(0).optional(),
+  /** Bounds on the group worker's concurrency, which otherwise follows the server's advertised capacity. */
+  concurrency: z.object({ min: z.number().int().min(1).optional(), max: z.number().int().min(1).optional() }).strict().optional(),
+};
+
 const groupSchema = z.object({
   description: z.string().optional(),
   endpoints: z.array(endpointSchema).min(1, 'a group needs at least one endpoint'),
+  ...resilienceSchema,
 });
 
-export const registrySchema = z.object({ groups: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), groupSchema) });
+export const registrySchema = z.object({
+  defaults: z.object(resilienceSchema).strict().optional(),
+  groups: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), groupSchema),
+});
 
 export type EndpointConfig = z.infer<typeof endpointSchema>;
 export type GroupConfig = z.infer<typeof groupSchema>;
+export type BreakerConfig = z.infer<typeof breakerSchema>;
 export type Registry = z.infer<typeof registrySchema>;
 
 /** Where the registry file is: `MCP_SERVERS_CONFIG`, else `config/servers.yaml` of the package. */
@@ -78,4 +112,16 @@ export function loadRegistry(file = defaultRegistryPath(), env: NodeJS.ProcessEn
 
 export function groupNames(registry: Registry): string[] {
   return Object.keys(registry.groups);
+}
+
+/** A group's resilience settings: the group's own keys over `defaults:`. */
+export function resilienceOf(registry: Registry, group: string): Pick<GroupConfig, 'breaker' | 'health_check_interval' | 'rate_limit_per_minute' | 'concurrency'> {
+  const d = registry.defaults ?? {};
+  const g = registry.groups[group];
+  return {
+    breaker: { ...d.breaker, ...g?.breaker },
+    health_check_interval: g?.health_check_interval ?? d.health_check_interval,
+    rate_limit_per_minute: g?.rate_limit_per_minute ?? d.rate_limit_per_minute,
+    concurrency: { ...d.concurrency, ...g?.concurrency },
+  };
 }

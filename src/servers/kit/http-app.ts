@@ -8,7 +8,9 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { resolveServerAuth, serveProtectedResourceMetadata, type McpAuthOption } from './auth';
 import type { BaseServerConfig } from './config';
 import { logger } from './log';
+import { FaultInjector, faultsFromEnv, serveFaultAdmin, type FaultSettings } from './faults';
 import { ClientRateLimiter, DEFAULT_CLIENT_RATE_PER_MINUTE, type ClientRateLimitOptions } from './rate-limit';
+import { toolRequestScope } from './tool';
 
 /** Outcome of authenticating one HTTP request. */
 export type AuthOutcome =
@@ -44,6 +46,16 @@ export interface McpHttpOptions {
   rateLimit?: ClientRateLimitOptions | false;
   /** Extra facts for `/healthz`. */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /**
+   * Fault injection on `tools/call` (tests, demos): initial settings, or `false` to disable the switch.
+   * @default settings from env `MCP_FAULTS` (JSON), none when unset
+   */
+  faults?: FaultSettings | false;
+  /**
+   * Bearer for `GET/POST /admin/faults`; without one those routes answer 404.
+   * @default env `MCP_SERVICE_TOKEN`
+   */
+  serviceToken?: string;
 }
 
 export interface RunningServer {
@@ -56,6 +68,8 @@ export interface RunningServer {
   auth?: RequestAuthenticator;
   /** The per-client limit in force on `/mcp` (requests/minute; 0: none). */
   clientRateLimitPerMinute: number;
+  /** The fault switch (settings and counters); undefined when disabled with `faults: false`. */
+  faults?: FaultInjector;
   close(): Promise<void>;
 }
 
@@ -95,6 +109,8 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
       : new ClientRateLimiter(
           opts.rateLimit ?? { perMinute: opts.config.clientRateLimitPerMinute ?? DEFAULT_CLIENT_RATE_PER_MINUTE },
         );
+  const faults = opts.faults === false ? undefined : new FaultInjector(opts.faults ?? faultsFromEnv());
+  if (faults?.settings) log.warn('fault injection is ON', { ...faults.settings });
   const authMode = auth ? (auth.issuer ? 'jwt' : 'custom') : 'off';
   if (!auth) log.warn('MCP endpoint is NOT authenticated (auth off): local experiments only');
   const app = express();
@@ -133,6 +149,7 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
   }
 
   const mcpJson = express.json({ limit: opts.config.maxBodyBytes });
+  if (faults) serveFaultAdmin(app, faults, opts.serviceToken ?? (process.env.MCP_SERVICE_TOKEN || undefined), express.json({ limit: 64 * 1024 }));
   app.post('/mcp', mcpJson, async (req: Request, res: Response) => {
     let authInfo: AuthInfo | undefined;
     const outcome = auth ? await auth(req) : undefined;
@@ -162,16 +179,23 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
       authInfo = { ...outcome.info, token: '' };
     }
     dropAuthorization(req);
+    if (faults && !(await faults.intercept(req, res))) return;
     const server = opts.buildServer();
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    // The client closing the request (a cancelled call, a dead worker) aborts the tools it started: a
+    // stateless server never sees a `notifications/cancelled`, which arrives on another request.
+    const aborter = new AbortController();
     res.on('close', () => {
+      if (!res.writableFinished) aborter.abort(new Error('the client closed the request before the tool finished'));
       void transport.close();
       void server.close();
     });
     try {
       await server.connect(transport);
       (req as Request & { auth?: AuthInfo }).auth = authInfo;
-      await transport.handleRequest(req as Request & { auth?: AuthInfo }, res, req.body);
+      await toolRequestScope.run({ signal: aborter.signal }, () =>
+        transport.handleRequest(req as Request & { auth?: AuthInfo }, res, req.body),
+      );
     } catch (err) {
       log.error('mcp request failed', { err: String(err) });
       if (!res.headersSent) jsonRpcError(res, 500, 'Internal server error');
@@ -204,8 +228,10 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
     port,
     auth,
     clientRateLimitPerMinute: limiter?.perMinute ?? 0,
+    faults,
     close: () =>
       new Promise<void>((resolve) => {
+        faults?.close();
         httpServer.closeAllConnections();
         httpServer.close(() => resolve());
       }),

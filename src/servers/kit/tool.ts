@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { type z } from 'zod';
@@ -19,9 +20,15 @@ export class ToolError extends Error {
   }
 }
 
+/**
+ * The HTTP request a tool call arrived on (set by `startMcpHttpServer`): its signal aborts when the
+ * client closes the request before the answer is complete.
+ */
+export const toolRequestScope = new AsyncLocalStorage<{ signal: AbortSignal }>();
+
 /** What a tool handler gets besides its arguments. */
 export interface ToolContext {
-  /** Aborted when the client cancels the call or the connection drops. */
+  /** Aborted when the client cancels the call (`notifications/cancelled`) or closes the HTTP request. */
   signal: AbortSignal;
   /** Idempotency key sent by the caller in `_meta`, if any. */
   idempotencyKey?: string;
@@ -76,8 +83,9 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
       const meta = (extra._meta ?? {}) as Record<string, unknown>;
       const key = typeof meta[REQUEST_META.idempotencyKey] === 'string' ? (meta[REQUEST_META.idempotencyKey] as string) : undefined;
       const progressToken = meta.progressToken as string | number | undefined;
+      const request = toolRequestScope.getStore();
       const ctx: ToolContext = {
-        signal: extra.signal,
+        signal: request ? AbortSignal.any([extra.signal, request.signal]) : extra.signal,
         idempotencyKey: key,
         auth: extra.authInfo
           ? { clientId: extra.authInfo.clientId, scopes: extra.authInfo.scopes, extra: extra.authInfo.extra }
