@@ -10,6 +10,7 @@ import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
 import { metricsBlock, progressLine, stepTable } from './render';
 import { auditLines, discoveryLines, RunLog } from './run-log';
 import { prepareRetry } from './retry';
+import { registerScheduleCommand } from './schedule';
 import { down, up } from './stack/stack';
 import { temporalTarget } from './temporal-connection';
 import { discover } from '../mcp/discovery';
@@ -342,6 +343,8 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
         await pool.close();
       }
     });
+
+  registerScheduleCommand(program);
 
   await program.parseAsync(argv);
 }

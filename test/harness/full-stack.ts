@@ -49,6 +49,7 @@ const ENV_KEYS = [
   'MCP_STACK_GROUPS',
   'MCP_AUTH',
   'MCP_MODEL_SERVING_PORT',
+  'MCP_WORKFLOW_PORT',
   'MCP_INTEGRATION_ALLOW',
   ...SERVER_GROUPS.map((g) => `MCP_${g.toUpperCase()}_PORT`),
   ...SERVER_GROUPS.map((g) => `MCP_${g.toUpperCase()}_ENDPOINTS`),
@@ -79,6 +80,7 @@ export async function startFullStack(opts: { seedRows?: number; log?: (l: string
   const servingPort = await freePort();
   const servingUrl = `http://127.0.0.1:${servingPort}`;
   process.env.MCP_MODEL_SERVING_PORT = String(servingPort);
+  process.env.MCP_WORKFLOW_PORT = String(await freePort());
   // up() admits the stack's own origins (servers and model-serving) on the integration allowlist.
   delete process.env.MCP_INTEGRATION_ALLOW;
   process.env.MCP_TASK_QUEUE_PREFIX = prefix;

@@ -9,6 +9,8 @@ import { devServerArgs, portOpen, temporalCliPath } from './temporal-dev-server'
 
 /** Port of the model-serving service started with the stack. */
 export const MODEL_SERVING_DEFAULT_PORT = 8007;
+/** Port of the workflow MCP server started with the stack. */
+export const WORKFLOW_SERVER_DEFAULT_PORT = 8010;
 import { authSettingsFromEnv } from '../../servers/kit/auth';
 
 /** Everything the local stack keeps: under `.data/` of the working directory (git-ignored). */
@@ -161,17 +163,25 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   }
   const rest = wanted.filter((g) => g !== 'security');
   for (const group of rest) await startServer(group);
-  if (!only && entryExists('servers/model-serving/main') && !(await portOpen(Number(new URL(servingUrl).port)))) {
-    log(`starting model-serving service on ${servingUrl}`);
-    const { command, args } = entryCommand('servers/model-serving/main');
-    start('server-model-serving', command, args, servingUrl);
+  // Services beside the MCP groups: the model-serving service the seed pipeline deploys to, and the
+  // workflow server (an MCP server that starts, watches and schedules pipelines for any MCP client).
+  const extras = [
+    { name: 'model-serving', url: servingUrl },
+    { name: 'workflow', url: `http://127.0.0.1:${process.env.MCP_WORKFLOW_PORT ?? WORKFLOW_SERVER_DEFAULT_PORT}` },
+  ];
+  for (const extra of only ? [] : extras) {
+    if (!entryExists(`servers/${extra.name}/main`) || (await portOpen(Number(new URL(extra.url).port)))) continue;
+    log(`starting ${extra.name} on ${extra.url}`);
+    const { command, args } = entryCommand(`servers/${extra.name}/main`);
+    start(`server-${extra.name}`, command, args, extra.url);
   }
   for (const group of rest) await waitHealthy(group);
-  if (state.processes['server-model-serving']) {
-    const proc = state.processes['server-model-serving'];
-    await waitFor(`model-serving (${servingUrl}/healthz; log ${proc.log})`, async () => {
+  for (const extra of extras) {
+    const proc = state.processes[`server-${extra.name}`];
+    if (!proc) continue;
+    await waitFor(`${extra.name} (${extra.url}/healthz; log ${proc.log})`, async () => {
       if (!isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
-      return (await fetch(`${servingUrl}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
+      return (await fetch(`${extra.url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
     }, 60_000, 250);
   }
 
