@@ -11,6 +11,8 @@ import { metricsBlock, progressLine, stepTable } from './render';
 import { auditLines, discoveryLines, RunLog } from './run-log';
 import { prepareRetry } from './retry';
 import { registerScheduleCommand } from './schedule';
+import { registerDashboardCommand } from './dashboard';
+import { registerWatchCommand } from './watch';
 import { down, up } from './stack/stack';
 import { temporalTarget } from './temporal-connection';
 import { discover } from '../mcp/discovery';
@@ -345,6 +347,8 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
     });
 
   registerScheduleCommand(program);
+  registerDashboardCommand(program);
+  registerWatchCommand(program);
 
   await program.parseAsync(argv);
 }
