@@ -1,12 +1,13 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { registerTool, startMcpHttpServer, type RunningServer } from '../src/servers/kit';
+import { registerTool, startMcpHttpServer } from '../src/servers/kit';
+import type { FaultSettings } from '../src/servers/kit/faults';
 
 /**
  * A measuring instrument, not a product server: one tool that takes exactly the time asked for, so the
  * orchestrator's own overhead can be separated from tool time (PERFORMANCE.md "0 ms, 100 ms, 1 s tools").
  */
-export async function startBenchServer(): Promise<RunningServer> {
+export async function startBenchServer(faults?: FaultSettings) {
   const build = () => {
     const server = new McpServer({ name: 'bench', version: '0.0.0' });
     registerTool(
@@ -33,5 +34,6 @@ export async function startBenchServer(): Promise<RunningServer> {
     buildServer: build,
     // The instrument must not throttle what it measures.
     rateLimit: false,
+    faults: faults ?? false,
   });
 }

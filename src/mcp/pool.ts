@@ -349,8 +349,10 @@ export class McpClientPool {
           } else {
             ep.failures++;
             permit.failure();
-            // The connection may be broken (server restarted): start afresh next time.
-            this.drop(ep);
+            // Only a broken connection (no HTTP answer at all) warrants a fresh client. Closing the shared
+            // client on an HTTP 5xx would abort every other call in flight on it, turning one transient
+            // fault into a burst of failures that opens the breaker (seen in the chaos run).
+            if (error.details.status === undefined) this.drop(ep);
           }
           return { error };
         }
