@@ -1,4 +1,4 @@
-import { McpCallError } from '../../../src/mcp/call-error';
+import { type McpCallError } from '../../../src/mcp/call-error';
 import { McpClientPool } from '../../../src/mcp/pool';
 import { registryFor, startTestServer } from './fixture';
 
