@@ -88,6 +88,16 @@ export function planFromText(
   return { plan, unchecked, planningMs: performance.now() - started };
 }
 
+/** Discovers every group of the registry with a short-lived pool (the CLI and the workflow server). */
+export async function discoverCatalog(registry: Registry, poolOptions: McpClientPoolOptions, timeoutMs: number): Promise<Discovery> {
+  const pool = new McpClientPool(registry, poolOptions);
+  try {
+    return await discover(registry, pool, { timeoutMs });
+  } finally {
+    await pool.close();
+  }
+}
+
 /**
  * Reads, validates and plans a spec file. With `discoverTools`, every step's tool and literal
  * arguments are checked against the live servers' catalogs before anything starts.
@@ -101,15 +111,7 @@ export async function loadPlan(file: string, opts: { input?: Record<string, stri
   }
   const source = path.relative(process.cwd(), file) || file;
   const registry = loadRegistry();
-  let discovery: Discovery | undefined;
-  if (opts.discoverTools !== false) {
-    const pool = new McpClientPool(registry, discoveryPoolOptions());
-    try {
-      discovery = await discover(registry, pool, { timeoutMs: 3000 });
-    } finally {
-      await pool.close();
-    }
-  }
+  const discovery = opts.discoverTools !== false ? await discoverCatalog(registry, discoveryPoolOptions(), 3000) : undefined;
   const { plan, unchecked, planningMs } = planFromText(text, { source, registry, discovery, input: opts.input });
   return { plan, registry, discovery, unchecked, planningMs };
 }

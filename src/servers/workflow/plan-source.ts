@@ -1,24 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { discover, type Discovery } from '../../mcp/discovery';
-import { McpClientPool, type McpClientPoolOptions } from '../../mcp/pool';
-import type { Registry } from '../../registry/registry';
 
-export { planFromText, type PlannedFromText } from '../../client/pipeline-loader';
-
-/** Discovers every group of the registry with a short-lived pool, exactly as `loadPlan` does. */
-export async function discoverCatalog(
-  registry: Registry,
-  poolOptions: McpClientPoolOptions,
-  timeoutMs: number,
-): Promise<Discovery> {
-  const pool = new McpClientPool(registry, poolOptions);
-  try {
-    return await discover(registry, pool, { timeoutMs });
-  } finally {
-    await pool.close();
-  }
-}
+export { discoverCatalog, planFromText, type PlannedFromText } from '../../client/pipeline-loader';
 
 /** Why a spec path was refused. */
 export class SpecPathError extends Error {}
