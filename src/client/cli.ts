@@ -10,6 +10,7 @@ import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
 import { metricsBlock, progressLine, stepTable } from './render';
 import { auditLines, discoveryLines, RunLog } from './run-log';
 import { prepareRetry } from './retry';
+import { runSearchAttributes } from './search-attributes';
 import { registerScheduleCommand } from './schedule';
 import { registerDashboardCommand } from './dashboard';
 import { registerWatchCommand } from './watch';
@@ -198,6 +199,7 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
           args: [{ plan, taskQueuePrefix: process.env.MCP_TASK_QUEUE_PREFIX }],
           staticSummary: `${plan.name}: ${plan.order.length} steps on ${new Set(Object.values(plan.steps).map((s) => s.server)).size} servers`,
           staticDetails: plan.description,
+          typedSearchAttributes: await runSearchAttributes(client, namespace, plan.name),
         });
         const url = runUrl(namespace, workflowId, handle.firstExecutionRunId);
         if (o.detach) {
@@ -255,6 +257,7 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
           workflowId,
           args: [prepared.input],
           staticSummary: `${plan.name}: retry of ${id} (${prepared.reused.length} steps reused)`,
+          typedSearchAttributes: await runSearchAttributes(client, namespace, plan.name),
         });
         const url = runUrl(namespace, workflowId, handle.firstExecutionRunId);
         process.stdout.write(`retrying ${id} as ${workflowId}: reusing ${prepared.reused.length} completed steps (${prepared.reused.join(', ') || 'none'})${prepared.undone.length ? `; running again the compensated ones (${prepared.undone.join(', ')})` : ''}\nWeb UI: ${url}\n`);

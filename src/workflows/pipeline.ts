@@ -8,12 +8,14 @@ import {
   proxyActivities,
   setDefaultSignalHandler,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
   ActivityFailure,
   CancelledFailure,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { taskQueueFor, QUERIES, SIGNALS } from '../shared/constants';
+import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import type { PlannedStep, RetryPolicyMs, TimeoutsMs } from '../shared/plan';
 import { resolveRefs, UnresolvedReferenceError } from '../shared/refs';
@@ -55,6 +57,15 @@ function describeError(err: unknown): { type?: string; message: string } {
   if (cause instanceof UnresolvedReferenceError) return { type: ErrorType.UnresolvedReference, message: cause.message };
   if (cause instanceof Error) return { type: cause.name, message: cause.message };
   return { message: String(cause) };
+}
+
+/**
+ * Records how the run ended in the `McpOutcome` search attribute, so Web UI can filter on it. Only when
+ * the run was started with our attributes: upserting one the namespace lacks would fail the workflow task.
+ */
+function recordOutcome(outcome: 'completed' | 'failed' | 'cancelled'): void {
+  if (workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.pipeline) === undefined) return;
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.outcome, value: outcome }]);
 }
 
 /**
@@ -152,10 +163,12 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '', resume }: P
     progress.endedAt = Date.now();
     if (cancelled) {
       progress.status = 'cancelled';
+      recordOutcome('cancelled');
       // Ends the run as Cancelled (not Failed) in Temporal.
       throw new CancelledFailure('pipeline run cancelled; completed steps were compensated');
     }
     progress.status = 'failed';
+    recordOutcome('failed');
     const e = progress.error!;
     throw ApplicationFailure.create({
       type: 'PipelineFailed',
@@ -166,6 +179,7 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '', resume }: P
   }
   progress.status = 'completed';
   progress.endedAt = Date.now();
+  recordOutcome('completed');
   return { ...progress, results: state.results };
 }
 

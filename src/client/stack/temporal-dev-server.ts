@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { devServerSearchAttributeArgs } from '../../shared/search-attributes';
 import { PACKAGE_ROOT } from './entry';
 
 /**
@@ -53,6 +54,7 @@ export function devServerArgs(o: DevServerOptions): string[] {
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
+    ...devServerSearchAttributeArgs(),
   ];
   for (const [k, v] of Object.entries({ ...LOW_LATENCY_DYNAMIC_CONFIG, ...o.dynamicConfig })) {
     args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);

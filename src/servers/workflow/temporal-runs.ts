@@ -6,6 +6,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { runSearchAttributes } from '../../client/search-attributes';
 import { computeRunMetrics, type RunMetrics } from '../../shared/metrics';
 import { orchestratorQueue, PIPELINE_WORKFLOW, QUERIES, SIGNALS } from '../../shared/constants';
 import type { Plan } from '../../shared/plan';
@@ -162,10 +163,12 @@ export class RunControl {
     workflowId = defaultWorkflowId(plan.name),
   ): Promise<{ workflowId: string; runId: string }> {
     try {
+      const typedSearchAttributes = await runSearchAttributes(this.client, this.client.options.namespace, plan.name);
       const handle = await this.rpc(() =>
         this.client.workflow.start(PIPELINE_WORKFLOW, {
           workflowId,
           ...pipelineStartOptions(plan, this.taskQueuePrefix),
+          typedSearchAttributes,
         }),
       );
       return { workflowId, runId: handle.firstExecutionRunId };

@@ -5,6 +5,7 @@ import {
   type Client,
   type ScheduleSpec,
 } from '@temporalio/client';
+import { runSearchAttributes } from '../../client/search-attributes';
 import { orchestratorQueue, PIPELINE_WORKFLOW } from '../../shared/constants';
 import { parseDuration } from '../../shared/duration';
 import type { Plan } from '../../shared/plan';
@@ -133,11 +134,12 @@ export class ScheduleControl {
     const start = pipelineStartOptions(plan, this.taskQueuePrefix);
     const memo: ScheduleMemo = { pipeline: plan.name, taskQueue: start.taskQueue, createdBy: 'mcp-orch' };
     try {
+      const typedSearchAttributes = await runSearchAttributes(this.client, this.client.options.namespace, plan.name);
       const handle = await this.rpc(() =>
         this.client.schedule.create({
           scheduleId,
           spec,
-          action: { type: 'startWorkflow', workflowType: PIPELINE_WORKFLOW, workflowId, ...start },
+          action: { type: 'startWorkflow', workflowType: PIPELINE_WORKFLOW, workflowId, ...start, typedSearchAttributes },
           policies: {
             overlap:
               ScheduleOverlapPolicy[
