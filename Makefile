@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := node_modules/.bin
 CLI := node bin/mcp-orch.js
 
-.PHONY: help install temporal browser build demo hello test typecheck lint unit integration up down status clean schema
+.PHONY: help install temporal browser build demo hello test typecheck lint unit integration up down status clean schema package-check
 
 help:
 	@echo "make demo   install, start the local stack (Temporal dev server, MCP servers, workers), run the seed pipeline"
@@ -61,6 +61,11 @@ integration: install temporal browser
 
 test: install temporal browser typecheck lint
 	$(BIN)/jest --ci --maxWorkers=2
+	./scripts/check-package.sh
+
+# npm pack, npm install -g of the tarball into a scratch prefix, mcp-orch --help/plan from a scratch folder.
+package-check: install
+	./scripts/check-package.sh
 
 clean:
 	rm -rf dist .data
