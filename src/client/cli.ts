@@ -19,6 +19,7 @@ import { temporalTarget } from './temporal-connection';
 import { discover } from '../mcp/discovery';
 import { McpClientPool } from '../mcp/pool';
 import { loadRegistry } from '../registry/registry';
+import { tokenSourceFromEnv } from '../servers/kit/client-auth';
 
 /** A user mistake or an expected failure: printed as one line, no stack trace. */
 class CliError extends Error {
@@ -347,6 +348,24 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
       } finally {
         await pool.close();
       }
+    });
+
+  program
+    .command('token <server>')
+    .description('print a bearer token for one MCP server (for MCP Inspector, mcp-remote, curl); read-only unless --write')
+    .option('--write', "use the server group's own client (read and write scopes) instead of the read-only one")
+    .action(async (server: string, o: { write?: boolean }) => {
+      const tokens = tokenSourceFromEnv(o.write ? `orchestrator-${server}` : 'orchestrator');
+      if (!tokens) throw new CliError('authentication is off (MCP_AUTH=off): the servers take requests without a token');
+      let token: string;
+      try {
+        token = await tokens.tokenFor(server);
+      } catch (err) {
+        throw new CliError(`cannot get a token for '${server}': ${err instanceof Error ? err.message : String(err)} (is the stack up? mcp-orch up)`);
+      }
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: number; scope?: string };
+      process.stderr.write(`token for mcp:${server} (client ${tokens.clientId}, scopes: ${claims.scope ?? '-'}), expires ${claims.exp ? new Date(claims.exp * 1000).toISOString() : 'never'}\n`);
+      process.stdout.write(token + '\n');
     });
 
   registerScheduleCommand(program);
