@@ -85,7 +85,7 @@ async function watch(handle: WorkflowHandle, json: boolean, runLog?: RunLog): Pr
         if (line !== lastLine) process.stdout.write(line + '\n');
         lastLine = line;
       } else if (tty) {
-        const frame = `${progressLine(p)}\n${stepTable(p)}`;
+        const frame = `\x1b[1m${progressLine(p)}\x1b[0m\n${stepTable(p, { color: true })}`;
         if (drawnLines) process.stdout.write(`\x1b[${drawnLines}A\x1b[J`);
         process.stdout.write(frame + '\n');
         drawnLines = frame.split('\n').length;

@@ -18,8 +18,20 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** The per-step table: step, server/tool, status, attempts, timings. */
-export function stepTable(p: RunProgress): string {
+const COLOR: Partial<Record<StepStatus, string>> = {
+  running: '36', // cyan
+  done: '32', // green
+  failed: '31', // red
+  cancelled: '33',
+  compensating: '35', // magenta
+  compensated: '35',
+  compensation_failed: '31;1',
+  skipped: '2', // dim
+  waiting: '2',
+};
+
+/** The per-step table: step, server/tool, status, attempts, timings. `color` adds ANSI colours (TTY only). */
+export function stepTable(p: RunProgress, opts: { color?: boolean } = {}): string {
   const rows = Object.values(p.steps).map((s) => {
     const start = s.startedAt !== undefined ? `+${formatMs(s.startedAt - p.startedAt)}` : '';
     const dur = s.startedAt !== undefined && s.endedAt !== undefined ? formatMs(s.endedAt - s.startedAt) : s.status === 'running' ? '…' : '';
@@ -30,7 +42,16 @@ export function stepTable(p: RunProgress): string {
   const head = ['STEP', 'SERVER/TOOL', 'STATUS', 'ATT', 'START', 'DURATION', 'TOOL TIME', 'NOTE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
+  if (!opts.color) return [line(head), ...rows.map(line)].join('\n');
+  // Colour is applied after padding, so escape codes never skew the column widths.
+  const statuses = Object.values(p.steps).map((s) => s.status);
+  const paint = (r: string[], i: number) => {
+    const cells = r.map((c, j) => (j === r.length - 1 ? c : pad(c, widths[j]!)));
+    const code = COLOR[statuses[i]!];
+    if (code) cells[2] = `\x1b[${code}m${cells[2]}\x1b[0m`;
+    return cells.join('  ').trimEnd();
+  };
+  return [`\x1b[1m${line(head)}\x1b[0m`, ...rows.map(paint)].join('\n');
 }
 
 /** One line of progress for logs (non-TTY). */
@@ -39,7 +60,8 @@ export function progressLine(p: RunProgress): string {
   for (const s of Object.values(p.steps)) counts[s.status] = (counts[s.status] ?? 0) + 1;
   const total = Object.keys(p.steps).length;
   const running = Object.values(p.steps).filter((s) => s.status === 'running').map((s) => s.id);
-  return `[${p.status}${p.paused ? ', paused' : ''}] ${counts.done ?? 0}/${total} done${counts.failed ? `, ${counts.failed} failed` : ''}${running.length ? `; running: ${running.join(', ')}` : ''}`;
+  const phases = [...new Set(Object.values(p.steps).filter((s) => s.status === 'running' && s.phase).map((s) => s.phase!))];
+  return `[${p.status}${p.paused ? ', paused' : ''}] ${counts.done ?? 0}/${total} done${counts.failed ? `, ${counts.failed} failed` : ''}${phases.length ? ` · phase: ${phases.join(' + ')}` : ''}${running.length ? `; running: ${running.join(', ')}` : ''}`;
 }
 
 export function metricsBlock(m: RunMetrics): string {
