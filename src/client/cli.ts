@@ -85,7 +85,10 @@ async function watch(handle: WorkflowHandle, json: boolean, runLog?: RunLog): Pr
         if (line !== lastLine) process.stdout.write(line + '\n');
         lastLine = line;
       } else if (tty) {
-        const frame = `\x1b[1m${progressLine(p)}\x1b[0m\n${stepTable(p, { color: true })}`;
+        // Lines cut to the terminal's width: a wrapped line would take two rows and break the redraw.
+        const cols = process.stdout.columns || 120;
+        const cut = (l: string) => (l.length > cols - 1 ? `${l.slice(0, cols - 2)}…` : l);
+        const frame = `\x1b[1m${cut(progressLine(p))}\x1b[0m\n${stepTable(p, { color: true, maxWidth: cols - 1 })}`;
         if (drawnLines) process.stdout.write(`\x1b[${drawnLines}A\x1b[J`);
         process.stdout.write(frame + '\n');
         drawnLines = frame.split('\n').length;

@@ -31,7 +31,7 @@ const COLOR: Partial<Record<StepStatus, string>> = {
 };
 
 /** The per-step table: step, server/tool, status, attempts, timings. `color` adds ANSI colours (TTY only). */
-export function stepTable(p: RunProgress, opts: { color?: boolean } = {}): string {
+export function stepTable(p: RunProgress, opts: { color?: boolean; maxWidth?: number } = {}): string {
   const rows = Object.values(p.steps).map((s) => {
     const start = s.startedAt !== undefined ? `+${formatMs(s.startedAt - p.startedAt)}` : '';
     const dur = s.startedAt !== undefined && s.endedAt !== undefined ? formatMs(s.endedAt - s.startedAt) : s.status === 'running' ? '…' : '';
@@ -41,12 +41,15 @@ export function stepTable(p: RunProgress, opts: { color?: boolean } = {}): strin
   });
   const head = ['STEP', 'SERVER/TOOL', 'STATUS', 'ATT', 'START', 'DURATION', 'TOOL TIME', 'NOTE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ').trimEnd();
+  // The NOTE column (last) is cut so a row never wraps past maxWidth.
+  const fixed = widths.slice(0, -1).reduce((a, w) => a + w + 2, 0);
+  const fit = (note: string) => (opts.maxWidth && fixed + note.length > opts.maxWidth ? `${note.slice(0, Math.max(0, opts.maxWidth - fixed - 1))}…` : note);
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? fit(c) : pad(c, widths[i]!))).join('  ').trimEnd();
   if (!opts.color) return [line(head), ...rows.map(line)].join('\n');
   // Colour is applied after padding, so escape codes never skew the column widths.
   const statuses = Object.values(p.steps).map((s) => s.status);
   const paint = (r: string[], i: number) => {
-    const cells = r.map((c, j) => (j === r.length - 1 ? c : pad(c, widths[j]!)));
+    const cells = r.map((c, j) => (j === r.length - 1 ? fit(c) : pad(c, widths[j]!)));
     const code = COLOR[statuses[i]!];
     if (code) cells[2] = `\x1b[${code}m${cells[2]}\x1b[0m`;
     return cells.join('  ').trimEnd();

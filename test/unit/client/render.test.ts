@@ -34,3 +34,13 @@ describe('CLI progress rendering', () => {
     expect(new Set(statusColumn).size).toBe(1);
   });
 });
+
+describe('CLI progress rendering in a narrow terminal', () => {
+  it('when a note is longer than the terminal, then the row is cut, not wrapped', () => {
+    const p = progress();
+    p.steps.extract!.error = { type: 'McpToolError', message: 'x'.repeat(300) } as never;
+    const lines = stepTable(p, { maxWidth: 100 }).split('\n');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
+    expect(lines[1]).toMatch(/…$/);
+  });
+});
