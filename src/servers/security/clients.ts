@@ -49,6 +49,48 @@ export interface ClientSecretEntry {
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
 
+/** Audience of the payload codec's HTTP endpoints (`/codec/keys`, `/codec/encode|decode`). */
+export const CODEC_AUDIENCE = 'mcp:codec';
+/** Scope that fetches the payload keys (workers and clients that encrypt Temporal payloads). */
+export const CODEC_KEYS_SCOPE = 'codec:keys';
+/** Scope that decodes (and encodes) payloads through the codec endpoint (operators, Temporal Web UI). */
+export const CODEC_DECODE_SCOPE = 'codec:decode';
+/** Client of the workers and the CLI for the payload keys. */
+export const CODEC_CLIENT_ID = 'orchestrator-codec';
+/** Client of operators who read decoded payloads (Temporal Web UI, `temporal --codec-endpoint`). */
+export const CODEC_OPERATOR_CLIENT_ID = 'codec-operator';
+
+function newCodecClients(): ClientSecretEntry[] {
+  return [
+    {
+      clientId: CODEC_CLIENT_ID,
+      clientSecret: crypto.randomBytes(32).toString('base64url'),
+      audiences: [CODEC_AUDIENCE],
+      scopes: [CODEC_KEYS_SCOPE],
+    },
+    {
+      clientId: CODEC_OPERATOR_CLIENT_ID,
+      clientSecret: crypto.randomBytes(32).toString('base64url'),
+      audiences: [CODEC_AUDIENCE],
+      scopes: [CODEC_DECODE_SCOPE],
+    },
+  ];
+}
+
+async function toRecords(plain: ClientSecretEntry[], createdAt: string): Promise<ClientRecord[]> {
+  const records: ClientRecord[] = [];
+  for (const c of plain) {
+    records.push({
+      clientId: c.clientId,
+      secretHash: await hashSecret(c.clientSecret),
+      audiences: c.audiences,
+      scopes: c.scopes,
+      createdAt,
+    });
+  }
+  return records;
+}
+
 async function hashSecret(secret: string, salt = crypto.randomBytes(16)): Promise<string> {
   const hash = await scrypt(secret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
@@ -72,8 +114,9 @@ const DUMMY_HASH_PROMISE = hashSecret('not-a-real-secret');
 /**
  * OAuth clients (client-credentials grant) in `<dataDir>/clients.json`, secrets stored as scrypt
  * hashes. On first start it generates one client per orchestrator server group
- * (`orchestrator-<server>`: read and write scopes on `mcp:<server>`) and `orchestrator` (read scopes on
- * every server, for discovery), and writes the plaintext credentials once to `clients.secret.json` (0600).
+ * (`orchestrator-<server>`: read and write scopes on `mcp:<server>`), `orchestrator` (read scopes on
+ * every server, for discovery), and the payload codec's `orchestrator-codec` (`codec:keys`) and
+ * `codec-operator` (`codec:decode`) on audience `mcp:codec`, and writes the plaintext credentials once to `clients.secret.json` (0600).
  */
 export class ClientRegistry {
   private constructor(
@@ -92,7 +135,26 @@ export class ClientRegistry {
         throw new Error(
           `${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
-      return new ClientRegistry(file, parsed.data.clients, false);
+      const clients = parsed.data.clients;
+      // Upgrade of a registry generated before the payload codec existed: add its two clients once
+      // (never again once any client holds the codec audience, so a deliberate removal sticks).
+      if (!clients.some((c) => c.audiences.includes(CODEC_AUDIENCE))) {
+        const added = newCodecClients();
+        const createdAt = new Date().toISOString();
+        const secretFile = path.join(dataDir, 'clients.secret.json');
+        const prev = readJsonFile<{ generatedAt?: string; clients?: ClientSecretEntry[] }>(secretFile);
+        writeSecretFile(
+          secretFile,
+          JSON.stringify(
+            { generatedAt: prev?.generatedAt ?? createdAt, clients: [...(prev?.clients ?? []), ...added] },
+            null,
+            2,
+          ),
+        );
+        clients.push(...(await toRecords(added, createdAt)));
+        writeSecretFile(file, JSON.stringify({ version: 1, clients }, null, 2));
+      }
+      return new ClientRegistry(file, clients, false);
     }
     const plain: ClientSecretEntry[] = [
       ...serverGroups.map((g) => ({
@@ -107,18 +169,10 @@ export class ClientRegistry {
         audiences: serverGroups.map(audienceFor),
         scopes: serverGroups.map((g) => `${g}:read`),
       },
+      ...newCodecClients(),
     ];
     const createdAt = new Date().toISOString();
-    const records: ClientRecord[] = [];
-    for (const c of plain) {
-      records.push({
-        clientId: c.clientId,
-        secretHash: await hashSecret(c.clientSecret),
-        audiences: c.audiences,
-        scopes: c.scopes,
-        createdAt,
-      });
-    }
+    const records = await toRecords(plain, createdAt);
     // Secrets first: if we crash between the two writes, the next start regenerates both.
     writeSecretFile(
       path.join(dataDir, 'clients.secret.json'),

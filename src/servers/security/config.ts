@@ -12,6 +12,9 @@ export const DEFAULT_SERVER_GROUPS = [
   'notification',
 ];
 
+/** Temporal Web UI of `temporal server start-dev` on its default port (`mcp-orch up`). */
+export const DEFAULT_CODEC_CORS_ORIGINS = ['http://127.0.0.1:8233', 'http://localhost:8233'];
+
 export const securityConfigSchema = baseServerConfigSchema.extend({
   /** `iss` of issued tokens. Default: this server's base URL once it listens. Env `MCP_SECURITY_ISSUER`. */
   issuer: z.string().url().optional(),
@@ -43,6 +46,12 @@ export const securityConfigSchema = baseServerConfigSchema.extend({
    * JWKS; every denied request and every allowed tool call is audited. Env `MCP_SECURITY_REQUIRE_AUTH=1`.
    */
   requireAuth: z.boolean().default(false),
+  /**
+   * Browser origins (Temporal Web UI) allowed to call the codec endpoint `/codec/encode|decode`
+   * cross-origin; they are also let through the server's Origin check. Env `MCP_CODEC_CORS_ORIGINS`
+   * (comma list). Default: the local dev server's UI on its default port.
+   */
+  codecCorsOrigins: z.array(z.string().url()).default(DEFAULT_CODEC_CORS_ORIGINS),
 });
 export type SecurityServerConfig = z.infer<typeof securityConfigSchema>;
 /** What `startSecurityServer` accepts: the base config, security fields optional. */
@@ -72,6 +81,7 @@ export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): Securi
     tokenRequestsPerMinute: env.MCP_SECURITY_TOKEN_RATE_PER_MIN || undefined,
     policyFile: env.MCP_SECURITY_POLICY_FILE ? path.resolve(env.MCP_SECURITY_POLICY_FILE) : undefined,
     requireAuth: ['1', 'true', 'yes'].includes((env.MCP_SECURITY_REQUIRE_AUTH ?? '').toLowerCase()),
+    codecCorsOrigins: list(env.MCP_CODEC_CORS_ORIGINS)?.map((o) => o.replace(/\/+$/, '')),
   });
   if (!parsed.success) {
     throw new Error(

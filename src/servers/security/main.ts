@@ -18,12 +18,14 @@ import {
   type AuthDecision,
 } from '../kit/auth';
 import { AuditLog } from './audit-log';
-import { audienceFor, ClientRegistry } from './clients';
+import { audienceFor, ClientRegistry, CODEC_AUDIENCE } from './clients';
+import { codecRoutes } from './codec-routes';
 import { loadSecurityConfig, securityConfigSchema, type SecurityServerConfigInput } from './config';
 import { sealEnvelope } from './envelope';
 import { MasterKeyRing } from './master-keys';
 import { ObjectCrypto } from './object-crypto';
 import { MinuteRateLimiter, oauthRoutes } from './oauth-routes';
+import { PayloadKeyRing } from './payload-keys';
 import { PolicyFile } from './policy-file';
 import { buildServer, READ_ONLY_TOOLS, SERVER_NAME, type SecurityDeps } from './server';
 import { SigningKeyRing } from './signing-keys';
@@ -75,6 +77,7 @@ export async function startSecurityServer(
 
   const signingKeys = await SigningKeyRing.open(cfg.dataDir);
   const masterKeys = new MasterKeyRing(cfg.dataDir);
+  const payloadKeys = new PayloadKeyRing(cfg.dataDir, masterKeys);
   const clients = await ClientRegistry.open(cfg.dataDir, cfg.serverGroups);
   if (clients.generated)
     log.info('generated OAuth clients; plaintext credentials written once', {
@@ -114,6 +117,7 @@ export async function startSecurityServer(
     clients,
     signingKeys,
     masterKeys,
+    payloadKeys,
     tokens,
     policy,
     audit,
@@ -121,7 +125,6 @@ export async function startSecurityServer(
     idempotency,
     startup,
   };
-  const limiter = new MinuteRateLimiter(cfg.tokenRequestsPerMinute);
 
   // Our own JWKS URL is known only once listening; no request can arrive before that.
   let ownUrl = '';
@@ -150,13 +153,34 @@ export async function startSecurityServer(
       }
     : undefined;
 
+  // The codec endpoints always require a token (audience mcp:codec), whatever MCP_AUTH says: they hand
+  // out or use the keys of every encrypted payload.
+  let codecAuthenticator: RequestAuthenticator | undefined;
+  const limiter = new MinuteRateLimiter(cfg.tokenRequestsPerMinute);
+  const codec = codecRoutes({
+    tokens,
+    limiter,
+    payloadKeys,
+    audit,
+    authenticator: () =>
+      (codecAuthenticator ??= jwtAuthenticator({
+        issuer: issuer(),
+        jwksUrl: `${ownUrl}/.well-known/jwks.json`,
+        audience: CODEC_AUDIENCE,
+      })),
+    corsOrigins: cfg.codecCorsOrigins,
+    maxBodyBytes: cfg.maxBodyBytes,
+  });
+
   const server = await startMcpHttpServer({
     name: SERVER_NAME,
     version,
-    config: cfg,
+    // The Web UI's origins pass the kit's Origin check (meant for /codec/*; /mcp keeps its own authentication).
+    config: { ...cfg, allowedOrigins: [...new Set([...cfg.allowedOrigins, ...cfg.codecCorsOrigins])] },
     buildServer: () => buildServer(deps),
     auth,
     routes: (app) => {
+      codec(app);
       oauthRoutes({
         issuer,
         tokens,

@@ -127,6 +127,14 @@ export const rotateMasterKeyOutput = {
     .describe('The previously active key id (retained: its envelopes stay readable)'),
   retainedKids: z.array(z.string()).describe('All key ids that can still decrypt'),
 };
+export const rotatePayloadKeyOutput = {
+  kid: z.string().describe('The new active payload key id (Temporal payloads are encrypted with it from now on)'),
+  previousKid: z
+    .string()
+    .optional()
+    .describe('The previously active payload key id (retained: payloads encrypted with it stay readable)'),
+  retainedKids: z.array(z.string()).describe('All payload key ids that can still decrypt'),
+};
 export const rotateSigningKeyOutput = {
   kid: z.string().describe('The new active signing key id'),
   previousKid: z.string().optional().describe('The previous signing key id (still in the JWKS)'),

@@ -8,6 +8,7 @@ import type { ClientRegistry } from './clients';
 import type { SecurityServerConfig } from './config';
 import { ENVELOPE_ALG, NONCE_BYTES, TAG_BYTES } from './envelope';
 import type { MasterKeyRing } from './master-keys';
+import type { PayloadKeyRing } from './payload-keys';
 import type { ObjectCrypto } from './object-crypto';
 import { decide } from './policy';
 import { PolicyFileError, type PolicyFile } from './policy-file';
@@ -25,6 +26,8 @@ export interface SecurityDeps {
   clients: ClientRegistry;
   signingKeys: SigningKeyRing;
   masterKeys: MasterKeyRing;
+  /** Data keys of the Temporal payload codec (src/codec), wrapped by the master keys. */
+  payloadKeys: PayloadKeyRing;
   tokens: TokenIssuer;
   policy: PolicyFile;
   audit: AuditLog;
@@ -40,6 +43,7 @@ export const TOOL_NAMES = [
   'encrypt',
   'decrypt',
   'rotate_master_key',
+  'rotate_payload_key',
   'rotate_signing_key',
   'audit_log',
   'verify_audit_chain',
@@ -250,6 +254,36 @@ export function buildServer(deps: SecurityDeps): McpServer {
         details: { kid: r.kid, previousKid: r.previousKid ?? null, reason: args.reason ?? null },
       });
       return { kid: r.kid, previousKid: r.previousKid, retainedKids: deps.masterKeys.kids() };
+    },
+  );
+
+  registerTool(
+    server,
+    'rotate_payload_key',
+    {
+      title: 'Rotate the Temporal payload key',
+      description:
+        'Generates a new AES-256 data key for the Temporal payload codec (encrypted workflow history) and makes it active; workers and clients encrypt with it after their next key refresh (at most MCP_CODEC_KEY_REFRESH_S) and decrypt with any retained key, so existing histories stay readable. Audited.',
+      inputSchema: s.rotateKeyInput,
+      outputSchema: s.rotatePayloadKeyOutput,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+      idempotency: deps.idempotency,
+    },
+    async (args, ctx) => {
+      const r = deps.payloadKeys.rotate();
+      audit.append({
+        actor: actorOf(ctx),
+        action: 'key.rotate_payload',
+        resource: 'security:payload-keys',
+        outcome: 'success',
+        details: { kid: r.kid, previousKid: r.previousKid ?? null, reason: args.reason ?? null },
+      });
+      return { kid: r.kid, previousKid: r.previousKid, retainedKids: deps.payloadKeys.kids() };
     },
   );
 

@@ -66,6 +66,8 @@ describe('security server: start-up state', () => {
         'orchestrator-notification',
         'orchestrator-security',
         'orchestrator-storage',
+        'orchestrator-codec',
+        'codec-operator',
       ].sort(),
     );
     const hashed = fs.readFileSync(path.join(dataDir, 'clients.json'), 'utf8');
@@ -84,6 +86,7 @@ describe('security server: start-up state', () => {
         'encrypt',
         'query_audit',
         'rotate_master_key',
+        'rotate_payload_key',
         'rotate_signing_key',
         'server_info',
         'verify_audit_chain',
@@ -518,7 +521,7 @@ describe('keys and server_info', () => {
     });
     expect(info.limits).toMatchObject({ tokenTtlS: 120, queryAuditMaxLimit: 500 });
     expect(info.measured).toMatchObject({
-      clients: 7,
+      clients: 9,
       auditEntries: chain.headSeq,
       chainHead: { seq: chain.headSeq, hash: chain.headHash },
     });
