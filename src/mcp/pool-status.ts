@@ -12,9 +12,9 @@ export function formatPoolStatus(status: PoolStatus): string {
       const budget = e.rateBudget.perMinute === 0 ? '—' : `${e.rateBudget.available ?? '∞'}/${e.rateBudget.perMinute} per min (${e.rateBudget.source})`;
       rows.push([
         g.group,
-        e.url,
+        e.process?.pid !== undefined ? `${e.url} (pid ${e.process.pid})` : e.url,
         String(e.priority),
-        e.lastHealthAt === undefined ? 'unchecked' : e.healthy ? 'up' : 'down',
+        e.process?.state === 'idle' ? 'not started' : e.lastHealthAt === undefined ? 'unchecked' : e.healthy ? 'up' : 'down',
         e.lastLatencyMs === undefined ? '—' : `${e.lastLatencyMs} ms`,
         breaker,
         String(e.inFlight),

@@ -1,12 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { resilienceOf, type EndpointConfig, type Registry } from '../registry/registry';
+import { ToolListChangedNotificationSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { endpointLabel, expandVars, resilienceOf, usesStackAuth, type EndpointConfig, type HttpEndpointConfig, type Registry } from '../registry/registry';
 import { ErrorType } from '../shared/errors';
 import { classifyTransportError, McpCallError, parseRetryAfter } from './call-error';
 import { type BreakerState, DEFAULT_BREAKER, EndpointBreaker, type BreakerPermit, type BreakerSettings } from './circuit-breaker';
 import { RateBudget } from './rate-budget';
+import { toolSchemaHash } from './schema-hash';
+import { StdioProcess, type StdioBackoff } from './stdio-process';
 
 /** Options of {@link McpClientPool}. */
 export interface McpClientPoolOptions {
@@ -23,6 +25,18 @@ export interface McpClientPoolOptions {
   requestTimeoutMs?: number;
   /** Clock for the breakers (tests). @default Date.now */
   now?: () => number;
+  /**
+   * Look up each called tool's schema hash in the endpoint's tool catalog (listed once per connection,
+   * refreshed on `notifications/tools/list_changed` and reconnects) and return it as
+   * {@link CallResult.schemaHash}. Costs one `tools/list` per connection. @default false
+   */
+  schemaHashes?: boolean;
+  /** Environment that `${VAR}` in stdio endpoints, headers and `bearer_token_env` read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Receives stdio servers' stderr lines. @default the worker's stderr, each line prefixed `[group] ` */
+  stdioStderr?: (group: string, line: string) => void;
+  /** Restart pacing of crashed stdio servers. */
+  stdioBackoff?: StdioBackoff;
 }
 
 export interface CallOptions {
@@ -41,11 +55,21 @@ export interface CallResult {
   result: CallToolResult;
   endpoint: string;
   callMs: number;
+  /**
+   * {@link toolSchemaHash} of the tool as the answering endpoint lists it (with `schemaHashes` on);
+   * undefined when the catalog could not be read or does not list the tool.
+   */
+  schemaHash?: string;
 }
 
 /** One endpoint's state in {@link PoolStatus}. */
 export interface EndpointStatus {
+  /** The URL, or for a stdio server `stdio:` and its command line. */
   url: string;
+  /** @default 'http' */
+  transport?: 'http' | 'stdio';
+  /** Stdio servers: the process (absent: not started yet, or between restarts). */
+  process?: { state: 'idle' | 'starting' | 'running' | 'restarting' | 'stopped'; pid?: number; starts: number; crashes: number; lastExit?: string };
   priority: number;
   /** Last background health check (true until the first check says otherwise). */
   healthy: boolean;
@@ -67,11 +91,16 @@ export interface PoolStatus {
 }
 
 type RateSource = 'none' | 'config' | 'healthz' | 'server_info';
-type HttpEndpoint = Extract<EndpointConfig, { transport: 'http' }>;
 
 interface Endpoint {
   group: string;
-  cfg: HttpEndpoint;
+  cfg: EndpointConfig;
+  /** URL or stdio command line, as status and errors show it. */
+  label: string;
+  /** Stdio endpoints: the child process the worker manages. */
+  stdio?: StdioProcess;
+  /** Tool name → schema hash, listed once per connection (see `schemaHashes`). */
+  catalog?: Promise<Map<string, string>>;
   breaker: EndpointBreaker;
   budget: RateBudget;
   rateSource: RateSource;
@@ -121,6 +150,37 @@ function advertisedRate(limits: unknown): number | undefined {
   return typeof v === 'number' && v > 0 ? v : undefined;
 }
 
+/** Every page of `tools/list`. */
+async function listAllTools(client: Client): Promise<Tool[]> {
+  const tools: Tool[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : undefined);
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tools;
+}
+
+function hashCatalog(tools: Tool[]): Map<string, string> {
+  return new Map(tools.map((t) => [t.name, toolSchemaHash(t)]));
+}
+
+/** Most a finished call waits for its endpoint's catalog listing (which ran beside it) to give the schema hash. */
+const CATALOG_WAIT_MS = 5000;
+
+async function boundedHash(catalog: Promise<Map<string, string>>, tool: string): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), CATALOG_WAIT_MS)));
+  try {
+    return await Promise.race([catalog.then((c) => c.get(tool)), late]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * MCP clients of a worker, one per endpoint, reused across calls (the servers are stateless, so one
  * connection serves concurrent calls). Per endpoint it keeps a circuit breaker, health, latency, load
@@ -146,11 +206,16 @@ export class McpClientPool {
       this.endpoints.set(
         group,
         cfg.endpoints
-          .filter((e): e is HttpEndpoint => e.transport === 'http')
+          .slice()
           .sort((a, b) => a.priority - b.priority)
-          .map((endpoint) => ({
+          .map((endpoint, i, all) => ({
             group,
             cfg: endpoint,
+            label: endpointLabel(endpoint),
+            stdio:
+              endpoint.transport === 'stdio'
+                ? this.stdioProcess(group, endpoint, all.filter((e) => e.transport === 'stdio').length > 1 ? `${group}#${i + 1}` : group)
+                : undefined,
             breaker: new EndpointBreaker(settings, now),
             // A configured rate is used as is; an advertised one gets 10 % headroom.
             budget: new RateBudget(configuredRate ?? 0, configuredRate !== undefined ? 1 : 0.9),
@@ -168,15 +233,61 @@ export class McpClientPool {
     return [...this.endpoints.keys()];
   }
 
+  private stdioProcess(group: string, cfg: Extract<EndpointConfig, { transport: 'stdio' }>, name: string): StdioProcess {
+    const sink = this.opts.stdioStderr;
+    let proc: StdioProcess | undefined = undefined;
+    const invalidate = () => {
+      const ep = this.endpoints.get(group)?.find((e) => e.stdio === proc);
+      if (ep) ep.catalog = undefined;
+    };
+    proc = new StdioProcess({
+      group,
+      name,
+      cfg,
+      clientName: this.opts.clientName ?? 'mcp-orchestrator',
+      env: this.opts.env,
+      stderr: sink ? (line) => sink(group, line) : undefined,
+      backoff: this.opts.stdioBackoff,
+      // A new process may be a new version of the server: its catalog is listed afresh.
+      onConnected: invalidate,
+      onToolsChanged: invalidate,
+    });
+    return proc;
+  }
+
+  /** Headers an HTTP endpoint brings itself (`headers`, `bearer_token_env`), `${VAR}` resolved now. */
+  private ownHeaders(cfg: HttpEndpointConfig): Headers {
+    const env = this.opts.env ?? process.env;
+    const headers = new Headers();
+    try {
+      for (const [k, v] of Object.entries(cfg.headers)) headers.set(k, expandVars(v, env, `header ${k} of ${cfg.url}`));
+      if (cfg.bearer_token_env) {
+        const token = env[cfg.bearer_token_env];
+        if (!token) throw new Error(`${cfg.url} needs a bearer token from ${cfg.bearer_token_env} (bearer_token_env), which is not set in the worker's environment`);
+        headers.set('authorization', `Bearer ${token}`);
+      }
+    } catch (err) {
+      throw new McpCallError(ErrorType.McpUnauthorized, (err as Error).message, false, { endpoint: cfg.url });
+    }
+    return headers;
+  }
+
   private connect(ep: Endpoint): Promise<Client> {
+    if (ep.stdio) return ep.stdio.client();
+    const cfg = ep.cfg as HttpEndpointConfig;
     ep.client ??= (async () => {
       const client = new Client({ name: this.opts.clientName ?? 'mcp-orchestrator', version: '0.1.0' });
-      const transport = new StreamableHTTPClientTransport(new URL(ep.cfg.url), {
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        ep.catalog = undefined;
+        return Promise.resolve();
+      });
+      const stackAuth = usesStackAuth(cfg);
+      const transport = new StreamableHTTPClientTransport(new URL(cfg.url), {
         fetch: async (url, init) => {
           const headers = new Headers(init?.headers);
-          for (const [k, v] of Object.entries(ep.cfg.headers)) headers.set(k, v);
-          // An endpoint configured with its own credentials (a third-party server) keeps them.
-          if (!headers.has('authorization')) {
+          for (const [k, v] of this.ownHeaders(cfg)) headers.set(k, v);
+          // Only our own servers get the stack's token: a third-party server must never see it.
+          if (stackAuth && !headers.has('authorization')) {
             const token = await this.opts.tokenFor?.(ep.group);
             if (token) headers.set('authorization', `Bearer ${token}`);
           }
@@ -195,6 +306,7 @@ export class McpClientPool {
         },
       });
       ep.transport = transport;
+      ep.catalog = undefined;
       await client.connect(transport);
       return client;
     })().catch((err: unknown) => {
@@ -206,13 +318,15 @@ export class McpClientPool {
   }
 
   /** True (once per call) when `err` is a 401 worth a token refresh and a second try. */
-  private refreshOn401(group: string, err: McpCallError, alreadyRefreshed: boolean): boolean {
-    if (alreadyRefreshed || !this.opts.onUnauthorized || err.details.status !== 401) return false;
-    this.opts.onUnauthorized(group);
+  private refreshOn401(ep: Endpoint, err: McpCallError, alreadyRefreshed: boolean): boolean {
+    if (alreadyRefreshed || !this.opts.onUnauthorized || err.details.status !== 401 || !usesStackAuth(ep.cfg)) return false;
+    this.opts.onUnauthorized(ep.group);
     return true;
   }
 
+  /** Forgets an HTTP endpoint's client (the next call reconnects). Stdio processes restart on their own exit. */
   private drop(ep: Endpoint): void {
+    if (ep.stdio) return;
     const c = ep.client;
     ep.client = undefined;
     ep.transport = undefined;
@@ -240,7 +354,7 @@ export class McpClientPool {
       const delay = Math.max(MIN_CIRCUIT_RETRY_MS, waits.length ? Math.min(...waits) : MIN_CIRCUIT_RETRY_MS);
       throw new McpCallError(
         ErrorType.CircuitOpen,
-        `every endpoint of '${group}' has an open circuit breaker (${eps.map((e) => e.cfg.url).join(', ')}); next trial in ${delay} ms`,
+        `every endpoint of '${group}' has an open circuit breaker (${eps.map((e) => e.label).join(', ')}); next trial in ${delay} ms`,
         true,
         { retryAfterMs: delay },
       );
@@ -310,6 +424,9 @@ export class McpClientPool {
         const scope: CallScope = { signal: opts.signal };
         try {
           const client = await this.connect(ep);
+          // Listed beside the call (not inside its scope: the call's abort must not cancel the listing).
+          const catalog = this.opts.schemaHashes ? this.catalogOf(ep, client) : undefined;
+          catalog?.catch(() => undefined);
           const result = (await this.scope.run(scope, () =>
             client.callTool({ name, arguments: args, _meta: opts.meta }, undefined, {
               signal: opts.signal,
@@ -322,17 +439,19 @@ export class McpClientPool {
           ep.lastLatencyMs = performance.now() - started;
           permit.success();
           if (name === 'server_info' && !result.isError) this.learnFromServerInfo(ep, result.structuredContent);
-          return { result, endpoint: ep.cfg.url, callMs: ep.lastLatencyMs };
+          const callMs = ep.lastLatencyMs;
+          const schemaHash = catalog ? await boundedHash(catalog, name) : undefined;
+          return { result, endpoint: ep.label, callMs, schemaHash };
         } catch (err) {
           if (opts.signal?.aborted) {
             permit.release();
             throw err;
           }
-          let error = classifyTransportError(err, ep.cfg.url);
+          let error = classifyTransportError(err, ep.label);
           if (scope.status === 429 || error.type === ErrorType.RateLimited) {
             error = new McpCallError(ErrorType.RateLimited, error.message, true, { ...error.details, status: 429, retryAfterMs: scope.retryAfterMs });
           }
-          if (this.refreshOn401(ep.group, error, refreshed)) {
+          if (this.refreshOn401(ep, error, refreshed)) {
             // A 401 is answered before the tool runs, so trying again cannot repeat a side effect.
             refreshed = true;
             continue;
@@ -370,6 +489,20 @@ export class McpClientPool {
     ep.rateSource = 'server_info';
   }
 
+  /**
+   * The endpoint's catalog as tool name → {@link toolSchemaHash}, listed once per connection: a new
+   * connection (HTTP reconnect, stdio restart) or `notifications/tools/list_changed` clears it.
+   */
+  private catalogOf(ep: Endpoint, client: Client): Promise<Map<string, string>> {
+    if (ep.catalog) return ep.catalog;
+    const listing: Promise<Map<string, string>> = listAllTools(client).then(hashCatalog, (err: unknown) => {
+      if (ep.catalog === listing) ep.catalog = undefined;
+      throw err;
+    });
+    ep.catalog = listing;
+    return listing;
+  }
+
   /** Lists a group's tools from its first answering endpoint. */
   async listTools(group: string): Promise<{ tools: Tool[]; endpoint: string; ms: number }> {
     let last: unknown;
@@ -380,17 +513,12 @@ export class McpClientPool {
       const started = performance.now();
       try {
         const client = await this.connect(ep);
-        const tools: Tool[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await client.listTools(cursor ? { cursor } : undefined);
-          tools.push(...page.tools);
-          cursor = page.nextCursor;
-        } while (cursor);
-        return { tools, endpoint: ep.cfg.url, ms: performance.now() - started };
+        const tools = await listAllTools(client);
+        ep.catalog = Promise.resolve(hashCatalog(tools));
+        return { tools, endpoint: ep.label, ms: performance.now() - started };
       } catch (err) {
         last = err;
-        if (this.refreshOn401(group, classifyTransportError(err, ep.cfg.url), refreshed)) {
+        if (this.refreshOn401(ep, classifyTransportError(err, ep.label), refreshed)) {
           refreshed = true;
           i--;
           continue;
@@ -401,16 +529,30 @@ export class McpClientPool {
     throw classifyTransportError(last, group);
   }
 
-  /** Checks every endpoint of `group` (all groups when absent) once: `GET /healthz`. */
+  /**
+   * Checks every endpoint of `group` (all groups when absent) once: `GET /healthz` for our servers; an
+   * MCP `ping` for third-party HTTP servers (which have no `/healthz`) and for running stdio servers.
+   * A stdio server that was never started stays unchecked: a health check does not start it.
+   */
   async checkHealth(group?: string, timeoutMs = 5000): Promise<void> {
     const groups = group ? [group] : this.groups();
     await Promise.all(groups.flatMap((g) => this.groupEndpoints(g).map((ep) => this.checkEndpoint(ep, timeoutMs))));
   }
 
   private async checkEndpoint(ep: Endpoint, timeoutMs: number): Promise<void> {
+    if (ep.stdio) return this.checkStdio(ep, ep.stdio, timeoutMs);
+    const cfg = ep.cfg as HttpEndpointConfig;
     const started = performance.now();
     try {
-      const res = await fetch(healthUrl(ep.cfg.url), { signal: AbortSignal.timeout(timeoutMs), headers: ep.cfg.headers });
+      if (!usesStackAuth(cfg)) {
+        const client = await this.connect(ep);
+        await client.ping({ timeout: timeoutMs });
+        ep.healthy = true;
+        ep.healthError = undefined;
+        ep.lastLatencyMs = performance.now() - started;
+        return;
+      }
+      const res = await fetch(healthUrl(cfg.url), { signal: AbortSignal.timeout(timeoutMs) });
       const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
       if (!res.ok) throw new Error(`/healthz answered HTTP ${res.status}`);
       ep.healthy = true;
@@ -421,6 +563,26 @@ export class McpClientPool {
         ep.budget.setRate(rate);
         ep.rateSource = rate > 0 ? 'healthz' : 'none';
       }
+    } catch (err) {
+      ep.healthy = false;
+      ep.healthError = err instanceof Error ? err.message : String(err);
+    } finally {
+      ep.lastHealthAt = Date.now();
+    }
+  }
+
+  private async checkStdio(ep: Endpoint, proc: StdioProcess, timeoutMs: number): Promise<void> {
+    if (proc.state === 'idle' || proc.state === 'stopped') return;
+    try {
+      if (proc.state === 'restarting') {
+        throw new Error(`${proc.lastExit?.reason ?? 'exited'}; next start in ${proc.msUntilRestart()} ms`);
+      }
+      const ms = await proc.ping(timeoutMs);
+      // Still starting: no verdict yet.
+      if (ms === undefined) return;
+      ep.healthy = true;
+      ep.healthError = undefined;
+      ep.lastLatencyMs = ms;
     } catch (err) {
       ep.healthy = false;
       ep.healthError = err instanceof Error ? err.message : String(err);
@@ -463,8 +625,17 @@ export class McpClientPool {
         healthCheckIntervalMs: this.healthCheckIntervalMs(group),
         endpoints: eps.map((ep) => {
           const available = ep.budget.available;
+          const proc = ep.stdio;
           return {
-            url: ep.cfg.url,
+            url: ep.label,
+            transport: ep.cfg.transport,
+            process: proc && {
+              state: proc.state,
+              pid: proc.pid,
+              starts: proc.starts,
+              crashes: proc.crashes,
+              lastExit: proc.lastExit && `${new Date(proc.lastExit.at).toISOString()} ${proc.lastExit.reason}`,
+            },
             priority: ep.cfg.priority,
             healthy: ep.healthy,
             lastHealthAt: ep.lastHealthAt ? new Date(ep.lastHealthAt).toISOString() : undefined,
@@ -486,14 +657,27 @@ export class McpClientPool {
     };
   }
 
+  /** Pids of the running stdio server processes (tests, diagnostics). */
+  stdioPids(group?: string): number[] {
+    const eps = group ? (this.endpoints.get(group) ?? []) : [...this.endpoints.values()].flat();
+    return eps.flatMap((ep) => (ep.stdio?.pid === undefined ? [] : [ep.stdio.pid]));
+  }
+
+  /**
+   * Stops health checks, closes HTTP clients and stops every stdio server process (SIGTERM, SIGKILL
+   * after its `shutdown_grace`); resolves once those processes are gone.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.healthTimers.splice(0)) clearInterval(t);
+    const stopping: Array<Promise<void>> = [];
     for (const eps of this.endpoints.values()) {
       for (const ep of eps) {
         ep.budget.close();
-        this.drop(ep);
+        if (ep.stdio) stopping.push(ep.stdio.stop());
+        else this.drop(ep);
       }
     }
+    await Promise.all(stopping);
   }
 }

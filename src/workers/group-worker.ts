@@ -1,8 +1,9 @@
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { type NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { discoverCapacity, workerConcurrency } from '../mcp/capacity';
 import { McpClientPool, type McpClientPoolOptions } from '../mcp/pool';
-import { resilienceOf, type Registry } from '../registry/registry';
+import { groupUsesStackAuth, resilienceOf, type Registry } from '../registry/registry';
 import { taskQueueFor } from '../shared/constants';
 
 export interface GroupWorkerOptions {
@@ -25,9 +26,17 @@ export interface GroupWorkerOptions {
   /**
    * Bearer tokens for the group's servers (e.g. a kit `McpTokenSource` for client `orchestrator-<group>`).
    * They go into the pool's request headers only, never into activity inputs or results. Absent: no tokens.
+   * Ignored for a group none of whose endpoints takes the stack's token (stdio, third-party HTTP).
    */
   tokens?: { tokenFor(group: string): Promise<string | undefined>; invalidate(group: string): void };
+  /** Worker interceptors (metrics, tracing). */
+  interceptors?: WorkerInterceptors;
+  /** The payload codec's converter (src/codec), when history is encrypted. Every client and worker must agree. */
+  dataConverter?: DataConverter;
 }
+
+/** Concurrent calls per stdio server process when the group sets no `concurrency` bounds that say otherwise. */
+const STDIO_DEFAULT_CONCURRENCY = 10;
 
 /**
  * A worker for one server group: polls `mcp-<group>` and runs its MCP tool calls. One process per group
@@ -39,8 +48,10 @@ export async function createGroupWorker(
   if (!opts.registry.groups[opts.group]) {
     throw new Error(`unknown server group '${opts.group}' (registry has: ${Object.keys(opts.registry.groups).join(', ')})`);
   }
-  const tokens = opts.tokens;
-  const poolOpts: McpClientPoolOptions = { clientName: `mcp-orchestrator/${opts.group}-worker` };
+  const group = opts.registry.groups[opts.group]!;
+  const tokens = groupUsesStackAuth(opts.registry, opts.group) ? opts.tokens : undefined;
+  // Schema hashes let the workflow notice a tool whose contract changed mid-run.
+  const poolOpts: McpClientPoolOptions = { clientName: `mcp-orchestrator/${opts.group}-worker`, schemaHashes: true };
   if (tokens) {
     poolOpts.tokenFor = (group) => tokens.tokenFor(group);
     poolOpts.onUnauthorized = (group) => tokens.invalidate(group);
@@ -50,10 +61,17 @@ export async function createGroupWorker(
   let advertisedCapacity: number | undefined;
   let maxConcurrentActivities = opts.maxConcurrentActivities;
   if (maxConcurrentActivities === undefined) {
-    // Read once at start: a worker's slot count is fixed for its life (Temporal sets it at creation).
-    advertisedCapacity = await discoverCapacity(pool, opts.group);
-    const endpoints = opts.registry.groups[opts.group]!.endpoints.length;
-    maxConcurrentActivities = workerConcurrency(advertisedCapacity, endpoints, resilienceOf(opts.registry, opts.group).concurrency);
+    const endpoints = group.endpoints.length;
+    const bounds = resilienceOf(opts.registry, opts.group).concurrency;
+    if (group.endpoints.every((e) => e.transport === 'stdio')) {
+      // Asking would start the processes, which start on first use; a third-party server rarely
+      // advertises a capacity anyway. One process per endpoint multiplexes calls: a modest default.
+      maxConcurrentActivities = workerConcurrency(undefined, endpoints, bounds, STDIO_DEFAULT_CONCURRENCY * endpoints);
+    } else {
+      // Read once at start: a worker's slot count is fixed for its life (Temporal sets it at creation).
+      advertisedCapacity = await discoverCapacity(pool, opts.group);
+      maxConcurrentActivities = workerConcurrency(advertisedCapacity, endpoints, bounds);
+    }
   }
   process.stderr.write(
     `worker mcp-${opts.group}: ${maxConcurrentActivities} concurrent tool calls (server advertises ${advertisedCapacity ?? 'no capacity'})\n`,
@@ -65,6 +83,8 @@ export async function createGroupWorker(
     activities: createActivities({ pool }),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    interceptors: opts.interceptors,
+    dataConverter: opts.dataConverter,
   });
   return { worker, pool, maxConcurrentActivities, advertisedCapacity };
 }
