@@ -1,9 +1,14 @@
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { Command } from 'commander';
 import { temporalTarget } from '../client/temporal-connection';
-import { loadRegistry } from '../registry/registry';
+import { metricsRunFile, startMetricsEndpoint, type RunningMetricsEndpoint } from '../observability/metrics/endpoint';
+import { WorkerMetrics } from '../observability/metrics/worker-metrics';
+import { coreMetricsTelemetry, workerMetricsSettings } from '../observability/metrics/worker-setup';
+import { groupUsesStackAuth, loadRegistry } from '../registry/registry';
+import { loadDataConverter } from '../codec';
 import { tokenSourceFromEnv } from '../servers/kit/client-auth';
-import { createGroupWorker } from './group-worker';
+import { orchestratorQueue, taskQueueFor } from '../shared/constants';
+import { createGroupWorker, type GroupWorkerOptions } from './group-worker';
 import { createOrchestratorWorker } from './orchestrator-worker';
 
 /**
@@ -18,31 +23,69 @@ async function run(): Promise<void> {
     .parse(process.argv);
   const { group, maxConcurrent } = program.opts<{ group: string; maxConcurrent?: number }>();
 
+  // Metrics: core serves its own Prometheus endpoint (configured here, before anything touches the
+  // runtime); ours merges it with the worker's series on one /metrics (src/observability/metrics).
+  const metricsSettings = workerMetricsSettings();
+  const core = metricsSettings.enabled ? await coreMetricsTelemetry(metricsSettings) : undefined;
   Runtime.install({
     logger: undefined,
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(core ? { metrics: core.metrics } : {}),
+    },
   });
   const target = temporalTarget();
   const connection = await NativeConnection.connect(target.connectionOptions);
+  // Encrypted history (MCP_PAYLOAD_CODEC=aes-gcm): keys from the security server before any task runs.
+  const dataConverter = await loadDataConverter();
+  const prefix = process.env.MCP_TASK_QUEUE_PREFIX;
+  const metrics = metricsSettings.enabled
+    ? new WorkerMetrics({
+        group,
+        taskQueue: group === 'orchestrator' ? orchestratorQueue(prefix) : taskQueueFor(group, prefix),
+        temporal: { source: connection, namespace: target.namespace, taskQueueType: group === 'orchestrator' ? 'workflow' : 'activity' },
+      })
+    : undefined;
+  let endpoint: RunningMetricsEndpoint | undefined;
+  const serveMetrics = async () => {
+    if (!metrics) return;
+    endpoint = await startMetricsEndpoint({
+      registry: metrics.registry,
+      host: metricsSettings.host,
+      port: metricsSettings.port,
+      coreUrl: core?.coreUrl,
+      runFile: metricsRunFile(group),
+      group,
+    });
+    process.stderr.write(`worker ${group}: metrics on ${endpoint.url}\n`);
+  };
   try {
     if (group === 'orchestrator') {
-      const worker = await createOrchestratorWorker({ connection, namespace: target.namespace, taskQueuePrefix: process.env.MCP_TASK_QUEUE_PREFIX });
+      const worker = await createOrchestratorWorker({ connection, namespace: target.namespace, taskQueuePrefix: prefix, dataConverter });
+      await serveMetrics();
       process.stderr.write(`worker orchestrator ready on ${target.connectionOptions.address}\n`);
       await worker.run();
     } else {
       // One OAuth client per group (`orchestrator-<group>`): a leaked worker credential opens one server only.
-      const tokens = tokenSourceFromEnv(`orchestrator-${group}`);
+      // Third-party groups (stdio, their own credentials) never get the stack's tokens.
+      const registry = loadRegistry();
+      const tokens = groupUsesStackAuth(registry, group) ? tokenSourceFromEnv(`orchestrator-${group}`) : undefined;
       tokens?.credentials();
-      if (!tokens) process.stderr.write(`worker mcp-${group}: MCP_AUTH=off, calling servers without tokens\n`);
-      const { worker, pool } = await createGroupWorker({
+      if (!tokens) process.stderr.write(`worker mcp-${group}: no stack tokens for this group (MCP_AUTH=off or a third-party server)\n`);
+      const groupOptions: GroupWorkerOptions = {
         connection,
         namespace: target.namespace,
         group,
-        registry: loadRegistry(),
+        registry,
+        dataConverter,
         maxConcurrentActivities: maxConcurrent,
-        taskQueuePrefix: process.env.MCP_TASK_QUEUE_PREFIX,
+        taskQueuePrefix: prefix,
         tokens,
-      });
+        interceptors: metrics ? { activity: [metrics.activityInterceptor()] } : undefined,
+      };
+      const { worker, pool } = await createGroupWorker(groupOptions);
+      metrics?.attachPool(pool);
+      await serveMetrics();
       process.stderr.write(`worker ${process.env.MCP_TASK_QUEUE_PREFIX ?? ''}mcp-${group} ready on ${target.connectionOptions.address}\n`);
       try {
         await worker.run();
@@ -51,6 +94,7 @@ async function run(): Promise<void> {
       }
     }
   } finally {
+    await endpoint?.close();
     await connection.close();
   }
 }

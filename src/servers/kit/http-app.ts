@@ -11,6 +11,7 @@ import { logger } from './log';
 import { FaultInjector, faultsFromEnv, serveFaultAdmin, type FaultSettings } from './faults';
 import { ClientRateLimiter, DEFAULT_CLIENT_RATE_PER_MINUTE, type ClientRateLimitOptions } from './rate-limit';
 import { toolRequestScope } from './tool';
+import { answerScrape, observeToolCalls, ServerMetrics } from '../../observability/metrics/server-metrics';
 
 /** Outcome of authenticating one HTTP request. */
 export type AuthOutcome =
@@ -56,6 +57,13 @@ export interface McpHttpOptions {
    * @default env `MCP_SERVICE_TOKEN`
    */
   serviceToken?: string;
+  /**
+   * Prometheus metrics on `GET /metrics` (tool latency, errors, in-flight, HTTP statuses, rate-limit
+   * rejections, process resources). Readable without a token from loopback, else with the service
+   * token as a bearer. `false` removes the route and the instrumentation.
+   * @default true unless env `MCP_METRICS=off`
+   */
+  metrics?: boolean;
 }
 
 export interface RunningServer {
@@ -70,6 +78,8 @@ export interface RunningServer {
   clientRateLimitPerMinute: number;
   /** The fault switch (settings and counters); undefined when disabled with `faults: false`. */
   faults?: FaultInjector;
+  /** The server's metrics (undefined when disabled with `metrics: false`). */
+  metrics?: ServerMetrics;
   close(): Promise<void>;
 }
 
@@ -113,8 +123,24 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
   if (faults?.settings) log.warn('fault injection is ON', { ...faults.settings });
   const authMode = auth ? (auth.issuer ? 'jwt' : 'custom') : 'off';
   if (!auth) log.warn('MCP endpoint is NOT authenticated (auth off): local experiments only');
+  const serviceToken = opts.serviceToken ?? (process.env.MCP_SERVICE_TOKEN || undefined);
+  const metrics =
+    opts.metrics === false || (opts.metrics === undefined && process.env.MCP_METRICS === 'off')
+      ? undefined
+      : new ServerMetrics({ server: opts.name, version: opts.version, dataDir: opts.config.dataDir });
   const app = express();
   app.disable('x-powered-by');
+  if (metrics) {
+    // First, so refusals by the Host/Origin checks are counted too. The route pattern (not the URL)
+    // keeps the label set bounded.
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      res.on('finish', () => {
+        const route = (req.route as { path?: unknown } | undefined)?.path;
+        metrics.countHttp(route === undefined ? 'unmatched' : String(route), req.method, res.statusCode);
+      });
+      next();
+    });
+  }
   app.use(hostHeaderValidation([...LOOPBACK_NAMES, ...opts.config.allowedHosts]));
   app.use((req: Request, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
@@ -138,6 +164,8 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
     });
   });
 
+  if (metrics) app.get('/metrics', (req, res) => answerScrape(req, res, metrics, serviceToken));
+
   opts.routes?.(app);
   // After `routes`, so a server that serves its own metadata (the security server) keeps it.
   if (auth?.issuer) {
@@ -149,8 +177,10 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
   }
 
   const mcpJson = express.json({ limit: opts.config.maxBodyBytes });
-  if (faults) serveFaultAdmin(app, faults, opts.serviceToken ?? (process.env.MCP_SERVICE_TOKEN || undefined), express.json({ limit: 64 * 1024 }));
+  if (faults) serveFaultAdmin(app, faults, serviceToken, express.json({ limit: 64 * 1024 }));
   app.post('/mcp', mcpJson, async (req: Request, res: Response) => {
+    const endRequest = metrics?.startRequest();
+    if (endRequest) res.on('close', endRequest);
     let authInfo: AuthInfo | undefined;
     const outcome = auth ? await auth(req) : undefined;
     if (limiter?.enabled) {
@@ -159,6 +189,7 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
       res.setHeader('RateLimit-Limit', String(r.limit));
       res.setHeader('RateLimit-Remaining', String(r.remaining));
       if (!r.allowed) {
+        metrics?.countRateLimited();
         const retryAfter = Math.max(1, Math.ceil(r.retryAfterS));
         jsonRpcError(res, 429, `Too many requests: limit ${r.limit}/min per client; retry after ${retryAfter} s`, {
           'Retry-After': String(retryAfter),
@@ -182,11 +213,13 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
     if (faults && !(await faults.intercept(req, res))) return;
     const server = opts.buildServer();
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const endToolCalls = metrics ? observeToolCalls(metrics, req.body, transport) : undefined;
     // The client closing the request (a cancelled call, a dead worker) aborts the tools it started: a
     // stateless server never sees a `notifications/cancelled`, which arrives on another request.
     const aborter = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) aborter.abort(new Error('the client closed the request before the tool finished'));
+      endToolCalls?.();
       void transport.close();
       void server.close();
     });
@@ -229,6 +262,7 @@ export async function startMcpHttpServer(opts: McpHttpOptions): Promise<RunningS
     auth,
     clientRateLimitPerMinute: limiter?.perMinute ?? 0,
     faults,
+    metrics,
     close: () =>
       new Promise<void>((resolve) => {
         faults?.close();
