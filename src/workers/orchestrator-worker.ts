@@ -1,4 +1,7 @@
+import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { workflowTracingSinks } from '../observability/tracing/temporal';
+import type { Tracing } from '../observability/tracing/setup';
 import { orchestratorQueue } from '../shared/constants';
 
 export interface OrchestratorWorkerOptions {
@@ -10,14 +13,27 @@ export interface OrchestratorWorkerOptions {
   taskQueuePrefix?: string;
   /** Time in-flight workflow tasks get to finish on shutdown. @default '10s' */
   shutdownGraceTime?: string;
+  /**
+   * Where workflow spans go (the `exporter` sink of the bundled OpenTelemetry interceptors).
+   * @default the process's tracing (`installTracing`); spans are dropped when there is none
+   */
+  tracing?: Tracing;
+  /** The payload codec's converter (src/codec), when history is encrypted. Every client and worker must agree. */
+  dataConverter?: DataConverter;
 }
 
 /** Path of the workflows module, as TypeScript source or compiled JavaScript, whichever is running. */
 export const workflowsPath = require.resolve('../workflows');
 
-/** Bundles the workflow code once (webpack); reuse the result across workers to start faster. */
+/** Workflow interceptors (OpenTelemetry spans of the run and its activities), bundled with the workflows. */
+export const workflowInterceptorsPath = require.resolve('../workflows/interceptors');
+
+/**
+ * Bundles the workflow code and its interceptors once (webpack); reuse the result across workers to
+ * start faster. Workers running the bundle must register the tracing sink (`createOrchestratorWorker` does).
+ */
 export function bundleWorkflows(): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [workflowInterceptorsPath], logger: quietBundlerLogger });
 }
 
 const quietBundlerLogger = {
@@ -35,7 +51,12 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: orchestratorQueue(opts.taskQueuePrefix),
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    // A prebuilt bundle already carries the interceptors (`bundleWorkflows`).
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath, interceptors: { workflowModules: [workflowInterceptorsPath] } }),
+    sinks: workflowTracingSinks(opts.tracing),
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
+    dataConverter: opts.dataConverter,
   });
 }
