@@ -1,4 +1,5 @@
-import type { RunProgress } from './run-types';
+import type { Plan } from './plan';
+import { stepsOf, type RunProgress } from './run-types';
 
 /**
  * Orchestration metrics of one run, with the definitions of shared/PERFORMANCE.md:
@@ -26,7 +27,9 @@ export interface RunMetrics {
   meanTransportMs: number;
 }
 
-export function computeRunMetrics(p: RunProgress, concurrencyCap = Infinity): RunMetrics {
+/** Metrics of a run; for a compact (large) report pass the plan, whose needs the table rows do not carry. */
+export function computeRunMetrics(progress: RunProgress, concurrencyCap = Infinity, plan?: Pick<Plan, 'steps'>): RunMetrics {
+  const p = progress.table ? { ...progress, steps: stepsOf(progress, plan) } : progress;
   const steps = Object.values(p.steps).filter((s) => s.status === 'done' || s.status === 'compensated' || s.status === 'compensation_failed');
   const toolTime = (id: string) => {
     const s = p.steps[id];

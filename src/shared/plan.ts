@@ -76,7 +76,15 @@ export interface Plan {
   maxParallelism: number;
   /** Number of dependency edges. */
   edges: number;
+  /**
+   * Most steps in flight at once (pending activities). Temporal refuses more than 2,000 pending
+   * activities per workflow, so a wider level runs in chunks. @default 1000 ({@link DEFAULT_MAX_IN_FLIGHT})
+   */
+  maxInFlight?: number;
 }
+
+/** Default cap on steps in flight: half of Temporal's 2,000 pending-activity limit per workflow. */
+export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** What discovery knows about servers and their tools; used to validate steps before anything starts. */
 export interface ToolCatalog {
@@ -98,6 +106,8 @@ export interface PlanOptions {
   validateArgs?: (schema: unknown, args: Record<string, unknown>, deferred: string[]) => string[];
   /** Estimated duration of each step in ms (from history), for the critical path. */
   estimatesMs?: Record<string, number>;
+  /** Cap on steps in flight (see {@link Plan.maxInFlight}). */
+  maxInFlight?: number;
   source?: string;
 }
 
@@ -196,6 +206,10 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   }
   for (const name of Object.keys(opts.input ?? {})) {
     if (!(name in spec.input)) problems.push({ path: `input.${name}`, message: `unknown input '${name}' (declared: ${Object.keys(spec.input).join(', ') || 'none'})` });
+  }
+
+  if (opts.maxInFlight !== undefined && !(Number.isInteger(opts.maxInFlight) && opts.maxInFlight >= 1 && opts.maxInFlight <= 2000)) {
+    problems.push({ path: 'maxInFlight', message: `expected a whole number from 1 to 2000 (Temporal's pending-activity limit), got ${opts.maxInFlight}` });
   }
 
   const defaultsRetry = retryOf(DEFAULT_RETRY, spec.defaults.retry);
@@ -314,8 +328,9 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     order,
     levels,
     criticalPath: criticalPath(order, needs, (id) => opts.estimatesMs?.[id] ?? 1),
-    maxParallelism: Math.max(...levels.map((l) => l.length)),
+    maxParallelism: levels.reduce((m, l) => Math.max(m, l.length), 0),
     edges,
+    ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
   };
 }
 
@@ -392,4 +407,147 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/**
+ * One step of a {@link PackedPlan}: what cannot be derived again. `retry`/`timeouts` index the plan's
+ * shared tables and are omitted when 0; `args`/`needs` are omitted when empty.
+ */
+export interface PackedStep {
+  /** Only for wait steps (tool steps omit it). */
+  kind?: 'wait';
+  server: string;
+  tool: string;
+  args?: Record<string, unknown>;
+  wait?: WaitPlan;
+  phase?: string;
+  description?: string;
+  needs?: string[];
+  retry?: number;
+  timeouts?: number;
+  compensate?: ToolCallPlan;
+}
+
+/**
+ * A {@link Plan} without what can be derived again (dependents, depths, levels, order) and with retry
+ * policies and timeouts shared: a 10,000-step plan is 3.4 MB as a Plan, above Temporal's 2 MB payload
+ * limit, and about 0.6 MB packed. Steps are kept in the plan's topological order.
+ */
+export interface PackedPlan {
+  packed: 1;
+  name: string;
+  version?: string;
+  description?: string;
+  input: Record<string, unknown>;
+  onFailure: 'compensate' | 'keep';
+  maxInFlight?: number;
+  criticalPath: string[];
+  retries: RetryPolicyMs[];
+  timeouts: TimeoutsMs[];
+  steps: Record<string, PackedStep>;
+}
+
+export function isPackedPlan(p: Plan | PackedPlan): p is PackedPlan {
+  return (p as PackedPlan).packed === 1;
+}
+
+/** Packs a plan for the wire (workflow input, continue-as-new); {@link unpackPlan} restores it. */
+export function packPlan(plan: Plan): PackedPlan {
+  const retries: RetryPolicyMs[] = [];
+  const timeouts: TimeoutsMs[] = [];
+  const indexOf = <T>(table: T[], keys: Map<string, number>, v: T): number => {
+    const key = JSON.stringify(v);
+    let i = keys.get(key);
+    if (i === undefined) {
+      i = table.push(v) - 1;
+      keys.set(key, i);
+    }
+    return i;
+  };
+  const retryKeys = new Map<string, number>();
+  const timeoutKeys = new Map<string, number>();
+  const steps: Record<string, PackedStep> = {};
+  for (const id of plan.order) {
+    const s = plan.steps[id]!;
+    const p: PackedStep = { server: s.server, tool: s.tool };
+    if (s.kind === 'wait') p.kind = 'wait';
+    if (Object.keys(s.args).length > 0) p.args = s.args;
+    if (s.wait) p.wait = s.wait;
+    if (s.phase !== undefined) p.phase = s.phase;
+    if (s.description !== undefined) p.description = s.description;
+    if (s.needs.length > 0) p.needs = s.needs;
+    const r = indexOf(retries, retryKeys, s.retry);
+    if (r) p.retry = r;
+    const t = indexOf(timeouts, timeoutKeys, s.timeouts);
+    if (t) p.timeouts = t;
+    if (s.compensate) p.compensate = s.compensate;
+    steps[id] = p;
+  }
+  return {
+    packed: 1,
+    name: plan.name,
+    ...(plan.version !== undefined ? { version: plan.version } : {}),
+    ...(plan.description !== undefined ? { description: plan.description } : {}),
+    input: plan.input,
+    onFailure: plan.onFailure,
+    ...(plan.maxInFlight !== undefined ? { maxInFlight: plan.maxInFlight } : {}),
+    criticalPath: plan.criticalPath,
+    retries,
+    timeouts,
+    steps,
+  };
+}
+
+/** Restores a {@link Plan} from {@link packPlan}'s output (pure, linear in steps and edges). */
+export function unpackPlan(p: PackedPlan): Plan {
+  const steps: Record<string, PlannedStep> = {};
+  const order = Object.keys(p.steps);
+  const levels: string[][] = [];
+  let edges = 0;
+  for (const id of order) {
+    const s = p.steps[id]!;
+    const needs = s.needs ?? [];
+    let depth = 0;
+    for (const n of needs) {
+      const dep = steps[n];
+      if (!dep) throw new Error(`packed plan: step '${id}' needs '${n}', which is not before it`);
+      depth = Math.max(depth, dep.depth + 1);
+      dep.dependents.push(id);
+      edges++;
+    }
+    const retry = p.retries[s.retry ?? 0];
+    const timeouts = p.timeouts[s.timeouts ?? 0];
+    if (!retry || !timeouts) throw new Error(`packed plan: step '${id}' names a missing retry or timeouts entry`);
+    steps[id] = {
+      id,
+      kind: s.kind ?? 'tool',
+      server: s.server,
+      tool: s.tool,
+      args: s.args ?? {},
+      wait: s.wait,
+      phase: s.phase,
+      description: s.description,
+      needs,
+      dependents: [],
+      depth,
+      retry,
+      timeouts,
+      compensate: s.compensate,
+    };
+    (levels[depth] ??= []).push(id);
+  }
+  return {
+    name: p.name,
+    version: p.version,
+    description: p.description,
+    input: p.input,
+    onFailure: p.onFailure,
+    steps,
+    order,
+    levels,
+    criticalPath: p.criticalPath,
+    maxParallelism: levels.reduce((m, l) => Math.max(m, l.length), 0),
+    edges,
+    ...(p.maxInFlight !== undefined ? { maxInFlight: p.maxInFlight } : {}),
+  };
 }

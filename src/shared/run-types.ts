@@ -1,4 +1,4 @@
-import type { Plan } from './plan';
+import type { PackedPlan, Plan } from './plan';
 
 /** Input of one MCP tool-call activity. */
 export interface McpCallInput {
@@ -80,6 +80,67 @@ export interface RunProgress {
   /** Step ids in completion order. */
   completionOrder: string[];
   error?: { stepId?: string; type?: string; message: string };
+  /**
+   * Large runs only (more than {@link COMPACT_PROGRESS_STEPS} steps): the finished steps as compact rows,
+   * in completion order. `steps` then holds only the steps that are not in the table (running, failed,
+   * waiting, …), and `completionOrder` is the table's id column. Read a run through {@link stepsOf}.
+   */
+  table?: StepTable;
+  /** Runs of this workflow before the current one (continue-as-new), oldest first. */
+  runs?: RunSummary[];
+  /** History events of the current run so far. */
+  historyEvents?: number;
+  /** Results left out of the report (large runs keep only results that later steps, compensations or the last level need). */
+  resultsOmitted?: number;
+}
+
+/** Above this many steps, progress and reports use a {@link StepTable} so they stay well under 2 MB. */
+export const COMPACT_PROGRESS_STEPS = 2000;
+
+/** One finished step: id, status, startedAt, endedAt, toolTimeMs, callMs, attempts (null = unknown). */
+export type StepRow = [id: string, status: StepStatus, startedAt: number | null, endedAt: number | null, toolTimeMs: number | null, callMs: number | null, attempts: number | null];
+
+export interface StepTable {
+  columns: ['id', 'status', 'startedAt', 'endedAt', 'toolTimeMs', 'callMs', 'attempts'];
+  rows: StepRow[];
+}
+
+/** One run of a workflow that continued as new: how long its history got and how many steps it finished. */
+export interface RunSummary {
+  runId: string;
+  /** Events in the run's history, its final continue-as-new event included. */
+  events: number;
+  /** Steps finished in the run. */
+  steps: number;
+}
+
+export function stepRow(s: StepProgress): StepRow {
+  return [s.id, s.status, s.startedAt ?? null, s.endedAt ?? null, s.toolTimeMs ?? null, s.callMs ?? null, s.attempts ?? null];
+}
+
+/**
+ * Every step of a progress or report as a {@link StepProgress}, whether it is compact or not. Rows of a
+ * compact table carry no server, tool or needs; pass the plan to fill them in.
+ */
+export function stepsOf(p: RunProgress, plan?: Pick<Plan, 'steps'>): Record<string, StepProgress> {
+  if (!p.table) return p.steps;
+  const out: Record<string, StepProgress> = {};
+  for (const [id, status, startedAt, endedAt, toolTimeMs, callMs, attempts] of p.table.rows) {
+    const planned = plan?.steps[id];
+    out[id] = {
+      id,
+      server: planned?.server ?? '',
+      tool: planned?.tool ?? '',
+      needs: planned?.needs ?? [],
+      status,
+      ...(startedAt !== null ? { startedAt } : {}),
+      ...(endedAt !== null ? { endedAt } : {}),
+      ...(toolTimeMs !== null ? { toolTimeMs } : {}),
+      ...(callMs !== null ? { callMs } : {}),
+      ...(attempts !== null ? { attempts } : {}),
+    };
+  }
+  return Object.assign(out, p.steps);
 }
 
 /** What the workflow returns: the progress at the end plus the results by reference. */
@@ -89,11 +150,36 @@ export interface RunReport extends RunProgress {
 
 /** Input of `pipelineWorkflow`. */
 export interface PipelineWorkflowInput {
-  plan: Plan;
+  /** The plan; large plans travel packed (`packPlan`), since a payload must stay under 2 MB. */
+  plan: Plan | PackedPlan;
   /** Prefix of the group task queues (see `taskQueueFor`). @default '' */
   taskQueuePrefix?: string;
   /** Completed steps of an earlier run to reuse instead of running them again (`mcp-orch retry`). */
   resume?: ResumeSeed;
+  /** Cap on steps in flight; overrides the plan's. @default plan.maxInFlight ?? 1000 */
+  maxInFlight?: number;
+  /**
+   * The run continues as new before its history passes this many events (Temporal suggests 4,096).
+   * @default 4000
+   */
+  maxHistoryEvents?: number;
+  /** Set by the workflow itself when it continues as new: what the previous runs did. */
+  continued?: Continuation;
+}
+
+/** What a run hands to the next one when it continues as new. Small: compact rows, needed results only. */
+export interface Continuation {
+  startedAt: number;
+  paused: boolean;
+  /** Finished steps of earlier runs, in completion order. */
+  rows: StepRow[];
+  /** Results that steps still to run or compensations may reference. */
+  results: Record<string, unknown>;
+  /** Signals received and not yet consumed by a wait step. */
+  received: Array<{ name: string; payload: unknown }>;
+  runs: RunSummary[];
+  /** Steps reused from an earlier workflow (`mcp-orch retry`), and which. */
+  reused?: { fromWorkflowId: string; ids: string[] };
 }
 
 /** What a retry carries over from the failed run: results of completed, not compensated steps. */

@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  continueAsNew,
   defineQuery,
   defineSignal,
   isCancellation,
@@ -17,7 +18,7 @@ import {
 import { taskQueueFor, QUERIES, SIGNALS } from '../shared/constants';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
-import type { PlannedStep, RetryPolicyMs, TimeoutsMs } from '../shared/plan';
+import { DEFAULT_MAX_IN_FLIGHT, isPackedPlan, packPlan, unpackPlan, type PlannedStep, type RetryPolicyMs, type TimeoutsMs } from '../shared/plan';
 import { resolveRefs, UnresolvedReferenceError } from '../shared/refs';
 import type { McpCallOutput, PipelineWorkflowInput, RunProgress, RunReport } from '../shared/run-types';
 import type { Activities } from '../activities';
@@ -68,45 +69,58 @@ function recordOutcome(outcome: 'completed' | 'failed' | 'cancelled'): void {
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.outcome, value: outcome }]);
 }
 
+/** Events a step may add to history: activity scheduled, started, completed, plus the workflow task it wakes. */
+const EVENTS_PER_STEP = 6;
+/** Kept free for the last workflow task, the final commands and signals arriving meanwhile. */
+const HISTORY_RESERVE = 60;
+/** Temporal suggests continue-as-new from 4,096 events; stay under it with the reserve. */
+export const DEFAULT_MAX_HISTORY_EVENTS = 4000;
+
 /**
  * Runs a planned pipeline: each step starts as soon as its needs are done (not level by level), as an
  * MCP tool-call activity on its server group's task queue. Pause/resume hold back new steps; a failure
  * or a cancellation stops scheduling, lets running steps settle, and runs the compensations of
  * completed steps in reverse completion order (saga).
+ *
+ * One scheduler loop starts every newly ready step in the same workflow task (no per-step wake-ups), at
+ * most `maxInFlight` at once (Temporal allows 2,000 pending activities per workflow). Before the history
+ * would pass `maxHistoryEvents`, it stops starting steps, lets the running ones finish and continues as
+ * new, carrying compact records of finished steps and only the results still referenced.
  */
-export async function pipelineWorkflow({ plan, taskQueuePrefix = '', resume }: PipelineWorkflowInput): Promise<RunReport> {
+export async function pipelineWorkflow(input: PipelineWorkflowInput): Promise<RunReport> {
+  const { taskQueuePrefix = '', resume, continued } = input;
+  const plan = isPackedPlan(input.plan) ? unpackPlan(input.plan) : input.plan;
+  const maxInFlight = Math.max(1, input.maxInFlight ?? plan.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+  const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const { workflowId } = workflowInfo();
   const state = new RunState(plan, workflowId, Date.now());
   const progress = state.progress;
+  if (continued) state.restore(continued);
   // A retry starts with the failed run's completed steps already done, without calling their tools.
-  for (const [id, seed] of Object.entries(resume?.steps ?? {})) {
-    if (!plan.steps[id]) continue;
-    state.start(id, Date.now());
-    state.complete(id, { ...seed, replayed: true }, Date.now());
-    state.step(id).reusedFrom = resume!.fromWorkflowId;
-  }
+  else if (resume) state.seed(resume.fromWorkflowId, resume.steps, Date.now());
 
-  setHandler(progressQuery, () => progress);
+  // Wakes the scheduler: a step finished, or pause/resume/cancel changed what it may do.
+  let changes = 0;
+  setHandler(progressQuery, () => state.snapshot(workflowInfo().historyLength));
   setHandler(pauseSignal, () => {
     progress.paused = true;
     if (progress.status === 'running') progress.status = 'paused';
+    changes++;
   });
   setHandler(resumeSignal, () => {
     progress.paused = false;
     if (progress.status === 'paused') progress.status = 'running';
+    changes++;
   });
 
   // Any other signal (e.g. trainingCompleted from a webhook) is kept for the wait steps.
-  const received: ReceivedSignal[] = [];
+  const received: ReceivedSignal[] = [...(continued?.received ?? [])];
   setDefaultSignalHandler((name, ...args) => {
     received.push({ name, payload: args[0] });
   });
 
   let cancelled = false;
   const runStep = async (step: PlannedStep): Promise<void> => {
-    if (state.status(step.id) === 'done') return; // reused from an earlier run
-    await condition(() => state.failed || cancelled || (!progress.paused && state.ready(step.id)));
-    if (state.failed || cancelled || !state.ready(step.id)) return;
     const startedAt = Date.now();
     state.start(step.id, startedAt);
     const ctx = { input: plan.input, results: state.results, workflow: { id: workflowId } };
@@ -141,15 +155,65 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '', resume }: P
       state.complete(step.id, out, Date.now());
     } catch (err) {
       state.fail(step.id, describeError(err), Date.now(), isCancellation(err));
-      if (isCancellation(err)) throw err;
+      if (isCancellation(err)) cancelled = true;
     }
   };
 
+  let inFlight = 0;
+  let startedHere = 0;
+  let historyFull = false;
+  const launch = (id: string) => {
+    inFlight++;
+    startedHere++;
+    void runStep(plan.steps[id]!).finally(() => {
+      inFlight--;
+      changes++;
+    });
+  };
+  // Would one more step risk passing the history budget once everything in flight has finished?
+  const roomForOneMore = () => {
+    const { historyLength, continueAsNewSuggested } = workflowInfo();
+    if (startedHere === 0) return true; // each run makes progress, whatever the budget
+    return !continueAsNewSuggested && historyLength + (inFlight + 1) * EVENTS_PER_STEP + HISTORY_RESERVE <= maxHistoryEvents;
+  };
+
   try {
-    await Promise.all(plan.order.map((id) => runStep(plan.steps[id]!)));
+    for (;;) {
+      if (!state.failed && !cancelled && !progress.paused && !historyFull) {
+        for (let id = state.nextReady(); id !== undefined; id = state.nextReady()) {
+          if (inFlight >= maxInFlight) {
+            state.unshiftReady();
+            break;
+          }
+          if (!roomForOneMore()) {
+            state.unshiftReady();
+            historyFull = true;
+            break;
+          }
+          launch(id);
+        }
+      }
+      if (inFlight === 0 && (state.failed || cancelled || historyFull || state.remaining === 0)) break;
+      const seen = changes;
+      await condition(() => changes !== seen);
+    }
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelled = true;
+    // Running steps see the cancellation too; their outcomes are recorded before compensating.
+    await CancellationScope.nonCancellable(() => condition(() => inFlight === 0));
+  }
+
+  if (!state.failed && !cancelled && state.remaining > 0) {
+    // A safe point: nothing in flight. The next run starts where this one stopped.
+    // This task's WorkflowTaskCompleted and the ContinuedAsNew event end the history.
+    const events = workflowInfo().historyLength + 2;
+    await continueAsNew<typeof pipelineWorkflow>({
+      ...input,
+      plan: isPackedPlan(input.plan) ? input.plan : packPlan(plan),
+      resume: undefined,
+      continued: state.continuation(received, { runId: workflowInfo().runId, events, steps: state.finishedHere }),
+    });
   }
   state.skipRemaining();
 
@@ -174,13 +238,14 @@ export async function pipelineWorkflow({ plan, taskQueuePrefix = '', resume }: P
       type: 'PipelineFailed',
       nonRetryable: true,
       message: `step '${e.stepId}' failed${e.type ? ` (${e.type})` : ''}: ${e.message}`,
-      details: [progress],
+      details: [state.snapshot(workflowInfo().historyLength)],
     });
   }
   progress.status = 'completed';
   progress.endedAt = Date.now();
   recordOutcome('completed');
-  return { ...progress, results: state.results };
+  const { results, omitted } = state.reportResults();
+  return { ...state.snapshot(workflowInfo().historyLength), results, ...(omitted > 0 ? { resultsOmitted: omitted } : {}) };
 }
 
 /** Runs compensations of completed steps, latest first, one at a time. Each is retried by Temporal and idempotent by key. */

@@ -1,0 +1,92 @@
+import { packPlan, planPipeline, unpackPlan } from '../../../src/shared/plan';
+import { parsePipelineSpec } from '../../../src/shared/spec-parse';
+import { stepsOf, type McpCallOutput } from '../../../src/shared/run-types';
+import { RunState } from '../../../src/workflows/run-state';
+
+const out = (result: unknown): McpCallOutput => ({ result, callMs: 1, attempt: 1, endpoint: 'e', replayed: false, bytes: 10 });
+
+const diamond = planPipeline(
+  parsePipelineSpec(`
+name: diamond
+steps:
+  a: { server: s, tool: t, compensate: { tool: undo, args: { id: "\${steps.a.result.id}" } } }
+  b: { server: s, tool: t, args: { x: "\${steps.a.result.id}" } }
+  c: { server: s, tool: t, needs: [a] }
+  d: { server: s, tool: t, needs: [b, c] }
+`),
+);
+
+describe('run state: readiness and continue-as-new', () => {
+  it('when steps complete, then dependents become ready once all their needs are done, in plan order', () => {
+    const s = new RunState(diamond, 'w', 0);
+    expect(s.nextReady()).toBe('a');
+    expect(s.nextReady()).toBeUndefined();
+    s.start('a', 1);
+    s.complete('a', out({ id: 7 }), 2);
+    expect([s.nextReady(), s.nextReady()]).toEqual(['b', 'c']);
+    s.start('b', 3);
+    s.complete('b', out({}), 4);
+    expect(s.nextReady()).toBeUndefined();
+    s.start('c', 3);
+    s.complete('c', out({}), 5);
+    expect(s.nextReady()).toBe('d');
+  });
+
+  it('when a run hands over to the next, then the next sees finished steps, needed results and the compensation order', () => {
+    const first = new RunState(diamond, 'w', 100);
+    for (const id of ['a', 'b', 'c']) {
+      first.nextReady();
+      first.start(id, 110);
+      first.complete(id, out({ id: 7, big: 'x' }), 120);
+    }
+    const handover = first.continuation([{ name: 'sig', payload: 1 }], { runId: 'r1', events: 50, steps: 3 });
+    // b's and c's results are referenced by nobody still to run; a's by its own compensation.
+    expect(Object.keys(handover.results)).toEqual(['a']);
+    expect(handover.rows.map((r) => r[0])).toEqual(['a', 'b', 'c']);
+
+    const next = new RunState(diamond, 'w', 999);
+    next.restore(handover);
+    expect(next.progress.startedAt).toBe(100);
+    expect(next.status('b')).toBe('done');
+    expect(next.nextReady()).toBe('d');
+    expect(next.compensable()).toEqual(['a']);
+    expect(next.results.a).toEqual({ id: 7, big: 'x' });
+    expect(next.runs).toEqual([{ runId: 'r1', events: 50, steps: 3 }]);
+  });
+
+  it('when a plan is large, then progress is a compact table that still lists every step', () => {
+    const yaml = `name: wide\nsteps:\n${Array.from({ length: 2500 }, (_, i) => `  s${i}: { server: s, tool: t }`).join('\n')}\n`;
+    const plan = planPipeline(parsePipelineSpec(yaml));
+    const s = new RunState(plan, 'w', 0);
+    for (let i = 0; i < 2000; i++) {
+      const id = s.nextReady()!;
+      s.start(id, 1);
+      s.complete(id, out({ n: i }), 2);
+    }
+    const p = s.snapshot(10);
+    expect(p.table!.rows).toHaveLength(2000);
+    expect(Object.keys(p.steps)).toHaveLength(500);
+    expect(Object.keys(stepsOf(p, plan))).toHaveLength(2500);
+    expect(stepsOf(p, plan).s0!.server).toBe('s');
+  });
+});
+
+describe('packed plans', () => {
+  it('when a plan is packed and unpacked, then it is the same plan, and much smaller', () => {
+    const yaml = `name: chain\ndefaults: { retry: { maximumAttempts: 3 } }\nsteps:\n${Array.from({ length: 300 }, (_, i) => `  s${i}: { server: s, tool: t, args: { n: ${i} }${i ? `, needs: [s${i - 1}]` : ''}${i === 5 ? ', retry: { maximumAttempts: 9 }' : ''} }`).join('\n')}\n`;
+    const plan = planPipeline(parsePipelineSpec(yaml), { maxInFlight: 10 });
+    const packed = packPlan(plan);
+    const back = unpackPlan(JSON.parse(JSON.stringify(packed)));
+    expect(back.order).toEqual(plan.order);
+    expect(back.levels).toEqual(plan.levels);
+    expect(back.steps.s5!.retry.maximumAttempts).toBe(9);
+    expect(back.steps.s6!.retry.maximumAttempts).toBe(3);
+    for (const id of plan.order) expect({ ...back.steps[id], dependents: [...back.steps[id]!.dependents].sort() }).toEqual({ ...plan.steps[id], dependents: [...plan.steps[id]!.dependents].sort() });
+    expect(back.maxInFlight).toBe(10);
+    expect(JSON.stringify(packed).length).toBeLessThan(JSON.stringify(plan).length / 3);
+  });
+
+  it('when the in-flight cap is out of range, then planning names it', () => {
+    expect(() => planPipeline(parsePipelineSpec('name: x\nsteps:\n  a: { server: s, tool: t }\n'), { maxInFlight: 5000 })).toThrow(/maxInFlight.*1 to 2000/s);
+  });
+});
