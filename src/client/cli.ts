@@ -20,6 +20,7 @@ import { discover } from '../mcp/discovery';
 import { McpClientPool } from '../mcp/pool';
 import { loadRegistry } from '../registry/registry';
 import { tokenSourceFromEnv } from '../servers/kit/client-auth';
+import { loadDataConverter } from '../codec';
 
 /** A user mistake or an expected failure: printed as one line, no stack trace. */
 class CliError extends Error {
@@ -45,7 +46,7 @@ async function withClient<T>(fn: (client: Client, namespace: string) => Promise<
     throw new CliError(`cannot reach Temporal at ${target.connectionOptions.address}: ${err instanceof Error ? err.message : String(err)} (is the stack up? try: mcp-orch up)`, 1);
   }
   try {
-    return await fn(new Client({ connection, namespace: target.namespace }), target.namespace);
+    return await fn(new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter() }), target.namespace);
   } finally {
     await connection.close();
   }

@@ -9,6 +9,7 @@ import {
 } from '../servers/workflow/temporal-schedules';
 import { loadPlan, parseInputs } from './pipeline-loader';
 import { temporalTarget } from './temporal-connection';
+import { loadDataConverter } from '../codec';
 
 /** A user mistake or an expected failure: one line on stderr, no stack trace, a non-zero exit code. */
 class ScheduleCliError extends Error {
@@ -34,7 +35,7 @@ async function withSchedules<T>(fn: (s: ScheduleControl) => Promise<T>): Promise
   try {
     return await fn(
       new ScheduleControl(
-        new Client({ connection, namespace: target.namespace }),
+        new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter() }),
         process.env.MCP_TASK_QUEUE_PREFIX ?? '',
       ),
     );

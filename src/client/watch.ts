@@ -4,6 +4,7 @@ import { formatMs } from '../shared/duration';
 import { dagLevels } from './dashboard/layout';
 import { ActivityStepIndex, ClosedRunCache, readRun, type RunView, type StepView } from './dashboard/run-view';
 import { temporalTarget } from './temporal-connection';
+import { loadDataConverter } from '../codec';
 
 export type WatchMode = 'tty' | 'log' | 'json';
 
@@ -215,7 +216,7 @@ export function registerWatchCommand(program: Command, io: { write?: (text: stri
       const stop = () => abort.abort();
       process.once('SIGINT', stop);
       try {
-        const client = new Client({ connection, namespace: target.namespace });
+        const client = new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter() });
         const view = await watchRun(client, id, { mode: o.json ? 'json' : tty ? 'tty' : 'log', write, intervalMs: interval, signal: abort.signal }).catch((err: unknown) => {
           if ((err as { name?: string }).name === 'WorkflowNotFoundError') {
             process.stderr.write(`mcp-orch: no run with id '${id}'\n`);

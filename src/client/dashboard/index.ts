@@ -6,6 +6,7 @@ import { discoveryPoolOptions } from '../pipeline-loader';
 import { temporalTarget } from '../temporal-connection';
 import { startDashboardServer, type RunningDashboard } from './server';
 import { ServersMonitor } from './servers-monitor';
+import { loadDataConverter } from '../../codec';
 
 export { startDashboardServer } from './server';
 export { ServersMonitor } from './servers-monitor';
@@ -31,7 +32,7 @@ export async function startDashboard(opts: StartDashboardOptions = {}): Promise<
     const target = temporalTarget();
     connection = await Connection.connect({ ...target.connectionOptions, connectTimeout: 5000 } as never);
     namespace = opts.namespace ?? target.namespace;
-    client = new Client({ connection, namespace });
+    client = new Client({ connection, namespace, dataConverter: await loadDataConverter() });
   }
   const monitor = new ServersMonitor(opts.registry ?? loadRegistry(), opts.poolOptions ?? discoveryPoolOptions(), { intervalMs: opts.serversIntervalMs ?? 10_000 });
   monitor.start();

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { loadDataConverter } from '../../codec';
 
 /** Where a bound webhook's deliveries go. */
 export interface SignalTarget {
@@ -62,7 +63,7 @@ export class TemporalSignaler implements Signaler {
     const namespace = target.namespace ?? this.opts.namespace;
     let client = this.clients.get(namespace);
     if (!client) {
-      client = new Client({ connection, namespace });
+      client = new Client({ connection, namespace, dataConverter: await loadDataConverter() });
       this.clients.set(namespace, client);
     }
     const handle = client.workflow.getHandle(target.workflowId);

@@ -27,6 +27,7 @@ export {
   type WorkflowServerConfig,
   type WorkflowServerConfigInput,
 } from './config';
+import { loadDataConverter } from '../../codec';
 
 export interface StartWorkflowServerOptions {
   /** Authenticates `/mcp` requests: an authenticator or kit auth settings (entry point: from `MCP_AUTH*`). */
@@ -61,7 +62,7 @@ export async function startWorkflowServer(
   let client = opts.temporalClient;
   if (!client) {
     connection = Connection.lazy({ ...target.connectionOptions, connectTimeout: 5000 } as never);
-    client = new Client({ connection, namespace: target.namespace });
+    client = new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter() });
   }
   const deps: WorkflowServerDeps = {
     config: cfg,
