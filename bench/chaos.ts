@@ -1,99 +1,69 @@
 /**
- * Chaos run (issue 6, acceptance 2): tool calls through the real orchestrator while the server fails a
- * share of them with transient HTTP 503s. Prints runs, calls, faults injected, calls that succeeded
- * after retries, and the success rate. `npm run chaos [-- --calls 2000 --fail-rate 0.05]`.
+ * The chaos suite (issue 6): RELIABILITY.md scenarios against the real stack — its own Temporal dev
+ * server, real MCP servers, worker processes — with faults injected (SIGKILL/SIGTERM of workers and of
+ * Temporal, servers stopped, cancellations, injected 503s). Prints one row per scenario and writes
+ * bench/results/chaos-<date>.{json,md}.
+ *
+ *   npm run chaos                      # every scenario, full run counts (9: 100 runs × 20 calls)
+ *   npm run chaos -- --quick           # few runs per scenario (minutes)
+ *   npm run chaos -- --only 3,10       # by number, id (3-temporal-restart) or name (failover)
+ *   npm run chaos -- --runs 2          # runs per scenario, overriding the defaults
  */
-import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { devServerArgs, freePort, temporalCliPath } from '../src/client/stack/temporal-dev-server';
-import { stopProcess, waitFor } from '../src/client/stack/processes';
-import type { Registry } from '../src/registry/registry';
-import { orchestratorQueue, PIPELINE_WORKFLOW } from '../src/shared/constants';
-import { planPipeline } from '../src/shared/plan';
-import { parsePipelineSpec } from '../src/shared/spec-parse';
-import type { RunReport } from '../src/shared/run-types';
-import { createGroupWorker } from '../src/workers/group-worker';
-import { bundleWorkflows, createOrchestratorWorker } from '../src/workers/orchestrator-worker';
-import { startBenchServer } from './bench-server';
+import { selectScenarios } from './chaos/scenarios';
+import { ChaosStack } from './chaos/stack';
+import { markdownTable } from './chaos/table';
+import type { ScenarioResult } from './chaos/types';
 
-const arg = (name: string, dflt: number) => {
+function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
 
 async function main(): Promise<void> {
-  const calls = arg('calls', 2000);
-  const failRate = arg('fail-rate', 0.05);
-  const width = 100;
-  const runsWanted = Math.ceil(calls / width);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-orch-chaos-'));
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  const log = fs.openSync(path.join(dir, 'temporal.log'), 'a');
-  const temporal = spawn(temporalCliPath(), devServerArgs({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: await freePort() }), { stdio: ['ignore', log, log], detached: true });
-  const bench = await startBenchServer({ failRate, latencyMs: 0, hangRate: 0 });
-  const registry: Registry = { groups: { bench: { endpoints: [{ transport: 'http', url: bench.mcpUrl, priority: 1, headers: {} }] } } } as Registry;
+  const quick = process.argv.includes('--quick');
+  const runsArg = option('runs');
+  const runs = runsArg === undefined ? undefined : Number(runsArg);
+  if (runs !== undefined && (!Number.isInteger(runs) || runs < 1)) throw new Error(`--runs must be a positive integer, got '${runsArg}'`);
+  const scenarios = selectScenarios(option('only')?.split(',').map((s) => s.trim()).filter(Boolean));
+  const t0 = Date.now();
+  const stack = await ChaosStack.start();
+  const results: ScenarioResult[] = [];
   try {
-    await waitFor('Temporal', async () => {
-      const c = await Connection.connect({ address, connectTimeout: 1000 });
-      await c.close();
-      return true;
-    }, 60_000);
-    const prefix = `c${crypto.randomBytes(2).toString('hex')}-`;
-    const native = await NativeConnection.connect({ address });
-    const { worker, pool } = await createGroupWorker({ connection: native, namespace: 'default', group: 'bench', registry, taskQueuePrefix: prefix, maxConcurrentActivities: 100 });
-    const orchestrator = await createOrchestratorWorker({ connection: native, namespace: 'default', taskQueuePrefix: prefix, workflowBundle: await bundleWorkflows() });
-    const running = [worker.run(), orchestrator.run()];
-    const client = new Client({ connection: await Connection.connect({ address }) });
-    const spec = `name: chaos\ndefaults: { retry: { maximumAttempts: 10, initialInterval: 100ms, backoffCoefficient: 2, maximumInterval: 2s } }\nsteps:\n${Array.from({ length: width }, (_, i) => `  s${i}: { server: bench, tool: work, args: { ms: 0 } }`).join('\n')}\n`;
-    const plan = planPipeline(parsePipelineSpec(spec));
-    const t0 = performance.now();
-    let completedRuns = 0;
-    let okCalls = 0;
-    let retries = 0;
-    for (let batch = 0; batch < runsWanted; batch += 4) {
-      const reports = await Promise.allSettled(
-        Array.from({ length: Math.min(4, runsWanted - batch) }, () =>
-          client.workflow
-            .start(PIPELINE_WORKFLOW, { taskQueue: orchestratorQueue(prefix), workflowId: `chaos-${crypto.randomUUID()}`, args: [{ plan, taskQueuePrefix: prefix }] })
-            .then((h) => h.result() as Promise<RunReport>),
-        ),
-      );
-      for (const r of reports) {
-        if (r.status !== 'fulfilled') continue;
-        completedRuns++;
-        for (const s of Object.values(r.value.steps)) {
-          if (s.status === 'done') okCalls++;
-          retries += Math.max(0, (s.attempts ?? 1) - 1);
-        }
+    for (const s of scenarios) {
+      process.stderr.write(`[chaos] scenario ${s.id} …\n`);
+      const ts = Date.now();
+      try {
+        const r = await s.run(stack, { quick, runs });
+        r.seconds = (Date.now() - ts) / 1000;
+        results.push(r);
+        process.stderr.write(`[chaos] ${s.id}: ${r.ok}/${r.runs} ok, ${r.duplicated} duplicated, ${r.seconds.toFixed(0)} s\n`);
+      } catch (err) {
+        // A scenario that could not finish is a failed row, not the end of the suite.
+        const message = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`[chaos] ${s.id} aborted: ${message}\n`);
+        results.push({ id: s.id, title: s.title, runs: 0, faults: 0, faultsNote: 'aborted', expected: 'completed', ok: 0, duplicated: 0, recoverMs: [], recoverNote: 'n/a', evidence: 'scenario aborted', failures: [message], seconds: (Date.now() - ts) / 1000 });
       }
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const injected = bench.faults?.counters;
-    const total = runsWanted * width;
-    const lines = [
-      '| scenario | runs | tool calls | faults injected | runs completed | calls succeeded after retries | retries | success | time |',
-      '|---|---|---|---|---|---|---|---|---|',
-      `| ${(failRate * 100).toFixed(0)} % transient faults (HTTP 503) | ${runsWanted} | ${total} | ${injected?.failed ?? '?'} of ${injected?.seen ?? '?'} attempts | ${completedRuns} | ${okCalls} | ${retries} | ${((okCalls / total) * 100).toFixed(2)} % | ${seconds.toFixed(1)} s |`,
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
-    fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
-    fs.writeFileSync(path.join(__dirname, 'results', `chaos-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.md`), lines.join('\n') + '\n');
-    worker.shutdown();
-    orchestrator.shutdown();
-    await Promise.allSettled(running);
-    await pool.close();
-    await native.close();
   } finally {
-    await bench.close();
-    if (temporal.pid) await stopProcess(temporal.pid, 10_000);
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
+  const md = markdownTable(results);
+  process.stdout.write(md);
+  const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const meta = { at: new Date().toISOString(), quick, host: { cpus: os.cpus().length, node: process.version }, seconds: (Date.now() - t0) / 1000 };
+  fs.writeFileSync(path.join(dir, `chaos-${stamp}.json`), JSON.stringify({ ...meta, results }, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, `chaos-${stamp}.md`), `# Chaos run ${meta.at}${quick ? ' (--quick)' : ''}\n\n${os.cpus().length} CPUs, Node ${process.version}, ${meta.seconds.toFixed(0)} s in all.\n\n${md}`);
+  process.stderr.write(`[chaos] wrote bench/results/chaos-${stamp}.{json,md} (${meta.seconds.toFixed(0)} s)\n`);
+  const bad = results.some((r) => r.runs === 0 || r.ok < r.runs || r.duplicated > 0);
+  process.exitCode = bad ? 1 : 0;
 }
 
 main().catch((err: unknown) => {

@@ -85,8 +85,13 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     MCP_STORAGE_URL: serverUrl('storage'),
     TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? temporalAddress,
   };
-  // Workers find the servers through the registry; follow any port overrides.
-  for (const group of SERVER_GROUPS) env[`MCP_${group.toUpperCase()}_ENDPOINTS`] ??= `${serverUrl(group)}/mcp`;
+  // Replicas (MCP_REPLICAS="data=2"): extra servers of a group on their own ports and data dirs.
+  const replicas = replicaPlan(env, serverUrl, p.root);
+  // Workers find the servers through the registry (primary first, then its replicas: priority in list
+  // order, so the pool fails over to a replica and back); follow any port overrides.
+  for (const group of SERVER_GROUPS) {
+    env[`MCP_${group.toUpperCase()}_ENDPOINTS`] ??= [serverUrl(group), ...(replicas[group] ?? []).map((r) => r.url)].map((u) => `${u}/mcp`).join(',');
+  }
   // The model-serving service the seed pipeline deploys to, and the integration server's outbound
   // allowlist: exactly the stack's own origins (everything else stays behind the SSRF guard).
   const servingUrl = `http://127.0.0.1:${process.env.MCP_MODEL_SERVING_PORT ?? MODEL_SERVING_DEFAULT_PORT}`;
@@ -143,16 +148,31 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     if (!state.processes[`server-${group}`] && !(await portOpen(Number(new URL(url).port)))) log(`starting ${group} server on ${url}/mcp`);
     if (!(await portOpen(Number(new URL(url).port)))) start(`server-${group}`, command, args, `${url}/mcp`);
   };
+  const startReplicas = async (group: string) => {
+    if (!servers[group]) return;
+    const { command, args } = entryCommand(`servers/${group}/main`);
+    for (const r of replicas[group] ?? []) {
+      if (state.processes[r.name] || (await portOpen(Number(new URL(r.url).port)))) continue;
+      log(`starting ${group} replica ${r.index} on ${r.url}/mcp (data ${r.dataDir})`);
+      const logFile = path.join(p.logs, `${r.name}.log`);
+      const key = group.toUpperCase();
+      const procEnv = { ...env, [`MCP_${key}_PORT`]: String(new URL(r.url).port), [`MCP_${key}_DATA_DIR`]: r.dataDir };
+      state.processes[r.name] = { pid: spawnBackground(command, args, { env: procEnv, logFile, cwd: PACKAGE_ROOT }), log: logFile, url: `${r.url}/mcp` };
+      save();
+    }
+  };
   const waitHealthy = async (group: string) => {
     const url = servers[group];
     if (!url) return;
-    const health = url.replace(/\/mcp$/, '/healthz');
-    const proc = state.processes[`server-${group}`];
-    // Seeding the data server's tables on first start takes a while.
-    await waitFor(`${group} server (${health}; log ${proc?.log ?? 'n/a'})`, async () => {
-      if (proc && !isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
-      return (await fetch(health, { signal: AbortSignal.timeout(2000) })).ok;
-    }, 180_000, 250);
+    const targets = [{ health: url.replace(/\/mcp$/, '/healthz'), proc: state.processes[`server-${group}`] }];
+    for (const r of replicas[group] ?? []) targets.push({ health: `${r.url}/healthz`, proc: state.processes[r.name] });
+    for (const { health, proc } of targets) {
+      // Seeding the data server's tables on first start takes a while.
+      await waitFor(`${group} server (${health}; log ${proc?.log ?? 'n/a'})`, async () => {
+        if (proc && !isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
+        return (await fetch(health, { signal: AbortSignal.timeout(2000) })).ok;
+      }, 180_000, 250);
+    }
   };
   if (wanted.includes('security')) {
     await startServer('security');
@@ -162,7 +182,10 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     throw new Error('MCP_AUTH=jwt needs the security server (src/servers/security), which is not in this build; set MCP_AUTH=off for local experiments');
   }
   const rest = wanted.filter((g) => g !== 'security');
-  for (const group of rest) await startServer(group);
+  for (const group of rest) {
+    await startServer(group);
+    await startReplicas(group);
+  }
   // Services beside the MCP groups: the model-serving service the seed pipeline deploys to, and the
   // workflow server (an MCP server that starts, watches and schedules pipelines for any MCP client).
   const extras = [
@@ -200,6 +223,48 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   }
   save();
   return { temporalAddress: env.TEMPORAL_ADDRESS!, uiUrl: `http://127.0.0.1:${uiPort}`, servers, processes: state.processes };
+}
+
+/** One extra server of a group started by `up` (MCP_REPLICAS). */
+export interface ReplicaSpec {
+  /** Process name in the stack state, e.g. `server-data-2`. */
+  name: string;
+  /** 2 for the first replica (the primary is 1). */
+  index: number;
+  /** Base URL (no /mcp). */
+  url: string;
+  /** Its own data directory: a replica never shares the primary's files (DuckDB locks its database). */
+  dataDir: string;
+}
+
+/**
+ * Reads `MCP_REPLICAS` (e.g. `data=2` or `data=2,compute=2`: servers per group, primary included).
+ * Replica k listens on `MCP_<GROUP>_PORT_<k>`, else the primary's port + 100 × (k − 1), and keeps its
+ * state in `<root>/<group>-<k>`, seeded the same way as the primary (the seed is deterministic). Each
+ * replica has its own state: fine for the data server's seeded tables and stateless tools, not a
+ * shared store (a storage replica would hold other objects).
+ */
+export function replicaPlan(env: NodeJS.ProcessEnv, serverUrl: (group: string) => string, root: string): Record<string, ReplicaSpec[]> {
+  const raw = env.MCP_REPLICAS?.trim();
+  const out: Record<string, ReplicaSpec[]> = {};
+  if (!raw) return out;
+  for (const part of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(part);
+    if (!m) throw new Error(`MCP_REPLICAS: '${part}' is not <group>=<count> (e.g. data=2)`);
+    const group = m[1]!;
+    const count = Number(m[2]);
+    if (!(SERVER_GROUPS as readonly string[]).includes(group)) throw new Error(`MCP_REPLICAS: unknown group '${group}' (groups: ${SERVER_GROUPS.join(', ')})`);
+    if (count < 1 || count > 9) throw new Error(`MCP_REPLICAS: ${group}=${count}: between 1 and 9 servers per group`);
+    const base = new URL(serverUrl(group));
+    const key = group.toUpperCase();
+    out[group] = [];
+    for (let k = 2; k <= count; k++) {
+      const port = env[`MCP_${key}_PORT_${k}`] ?? String(Number(base.port) + 100 * (k - 1));
+      if (!/^\d+$/.test(port)) throw new Error(`MCP_${key}_PORT_${k} must be a port number, got '${port}'`);
+      out[group].push({ name: `server-${group}-${k}`, index: k, url: `${base.protocol}//${base.hostname}:${port}`, dataDir: path.join(root, `${group}-${k}`) });
+    }
+  }
+  return out;
 }
 
 /** Waits until a poller is seen on every task queue, so a run started right after `up` is picked up. */
