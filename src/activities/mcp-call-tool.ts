@@ -60,7 +60,7 @@ export function makeMcpCallTool(pool: McpClientPool, baseLog?: Log) {
     const started = performance.now();
     const beat = setInterval(() => ctx.heartbeat({ step: input.stepId }), HEARTBEAT_EVERY_MS);
     try {
-      const { result, endpoint, callMs } = await pool.callTool(input.server, input.tool, input.args, {
+      const { result, endpoint, callMs, schemaHash } = await pool.callTool(input.server, input.tool, input.args, {
         meta: injectTraceMeta({ idempotencyKey: input.idempotencyKey }, { runId: input.workflowId, stepId: input.stepId }),
         signal: ctx.cancellationSignal,
         timeoutMs: ctx.info.startToCloseTimeoutMs,
@@ -92,6 +92,7 @@ export function makeMcpCallTool(pool: McpClientPool, baseLog?: Log) {
         result: value,
         toolTimeMs: typeof meta.toolTimeMs === 'number' ? meta.toolTimeMs : undefined,
         callMs,
+        ...(schemaHash ? { schemaHash } : {}),
         attempt: ctx.info.attempt,
         endpoint,
         replayed: meta.replayed === true,

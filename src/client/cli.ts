@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import path from 'node:path';
 import { Command } from 'commander';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { formatMs } from '../shared/duration';
@@ -7,7 +8,7 @@ import { PipelineError } from '../shared/problems';
 import { orchestratorQueue, PIPELINE_WORKFLOW, QUERIES, SIGNALS } from '../shared/constants';
 import type { RunProgress, RunReport } from '../shared/run-types';
 import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
-import { metricsBlock, progressLine, stepTable } from './render';
+import { metricsBlock, progressLine, schemaChangeLines, stepTable } from './render';
 import { auditLines, discoveryLines, RunLog } from './run-log';
 import { prepareRetry } from './retry';
 import { runSearchAttributes } from './search-attributes';
@@ -21,6 +22,9 @@ import { McpClientPool } from '../mcp/pool';
 import { loadRegistry } from '../registry/registry';
 import { tokenSourceFromEnv } from '../servers/kit/client-auth';
 import { loadDataConverter } from '../codec';
+import { formatTrace, readTrace } from '../observability/tracing/read';
+import { installTracing, shutdownTracing, traceDir } from '../observability/tracing/setup';
+import { clientTracingInterceptors } from '../observability/tracing/temporal';
 
 /** A user mistake or an expected failure: printed as one line, no stack trace. */
 class CliError extends Error {
@@ -46,7 +50,7 @@ async function withClient<T>(fn: (client: Client, namespace: string) => Promise<
     throw new CliError(`cannot reach Temporal at ${target.connectionOptions.address}: ${err instanceof Error ? err.message : String(err)} (is the stack up? try: mcp-orch up)`, 1);
   }
   try {
-    return await fn(new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter() }), target.namespace);
+    return await fn(new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter(), interceptors: { workflow: clientTracingInterceptors() } }), target.namespace);
   } finally {
     await connection.close();
   }
@@ -120,8 +124,16 @@ function failureMessage(err: unknown): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `mcp-orch run` opens the root span of a run's trace (client → workflow → activities → MCP servers).
+  installTracing({ service: 'mcp-orch' });
   const program = new Command()
     .name('mcp-orch')
+    .option('--registry <file>', 'an extra server registry (third-party MCP servers); adds to MCP_REGISTRY_EXTRA')
+    .hook('preAction', (cmd) => {
+      const extra = cmd.opts<{ registry?: string }>().registry;
+      // Through the environment, so discovery here and the processes `up` starts see the same registry.
+      if (extra) process.env.MCP_REGISTRY_EXTRA = [process.env.MCP_REGISTRY_EXTRA, path.resolve(extra)].filter(Boolean).join(',');
+    })
     .description('Durable pipelines of MCP tool calls across many MCP servers, on Temporal.')
     .showHelpAfterError('(run mcp-orch --help for usage)')
     .addHelpText(
@@ -233,6 +245,7 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
           process.stdout.write(JSON.stringify({ event: 'end', ok: !error, workflowId, url, report: final, metrics: final ? computeRunMetrics(final) : undefined, error: error ? failureMessage(error) : undefined }) + '\n');
         } else if (final) {
           process.stdout.write(`\n${stepTable(final)}\n\n${metricsBlock(computeRunMetrics(final))}\n`);
+          for (const l of schemaChangeLines(final)) process.stdout.write(`${l}\n`);
         }
         if (error) throw new CliError(`run ${workflowId} ${final?.status === 'cancelled' ? 'was cancelled' : 'failed'}: ${failureMessage(error)}\nWeb UI: ${url}`, 1);
         if (!o.json) process.stdout.write(`\nrun ${workflowId} completed in ${formatMs((final!.endedAt ?? 0) - final!.startedAt)}\nWeb UI: ${url}\n`);
@@ -372,11 +385,22 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
       process.stdout.write(token + '\n');
     });
 
+  program
+    .command('trace <workflowId>')
+    .description("a run's trace as a tree of spans (client, workflow, activities, MCP servers) from $MCP_DATA_ROOT/traces")
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const trees = await readTrace(id);
+      if (!trees.length) throw new CliError(`no spans of '${id}' in ${traceDir()} (tracing off? MCP_TRACING=${process.env.MCP_TRACING ?? 'on'})`, 1);
+      process.stdout.write((o.json ? JSON.stringify(trees, null, 2) : trees.map(formatTrace).join('\n\n')) + '\n');
+    });
+
   registerScheduleCommand(program);
   registerDashboardCommand(program);
   registerWatchCommand(program);
 
   await program.parseAsync(argv);
+  await shutdownTracing();
 }
 
 /** Median duration of this pipeline's completed runs, from Temporal visibility (the last 20). */

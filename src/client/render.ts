@@ -32,11 +32,13 @@ const COLOR: Partial<Record<StepStatus, string>> = {
 
 /** The per-step table: step, server/tool, status, attempts, timings. `color` adds ANSI colours (TTY only). */
 export function stepTable(p: RunProgress, opts: { color?: boolean; maxWidth?: number } = {}): string {
+  const changed = new Map((p.schemaChanges ?? []).map((c) => [c.stepId, c]));
   const rows = Object.values(p.steps).map((s) => {
     const start = s.startedAt !== undefined ? `+${formatMs(s.startedAt - p.startedAt)}` : '';
     const dur = s.startedAt !== undefined && s.endedAt !== undefined ? formatMs(s.endedAt - s.startedAt) : s.status === 'running' ? '…' : '';
     const tool = s.toolTimeMs !== undefined ? formatMs(s.toolTimeMs) : '';
-    const note = s.reusedFrom ? `reused from ${s.reusedFrom}` : s.error ? `${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`.slice(0, 100) : s.compensation ? `compensation ${s.compensation.status}${s.compensation.error ? `: ${s.compensation.error.slice(0, 60)}` : ''}` : '';
+    const change = changed.get(s.id);
+    const note = change ? `schema of ${change.tool} changed since run start (${change.pinned.slice(0, 8)} → ${change.seen.slice(0, 8)})` : s.reusedFrom ? `reused from ${s.reusedFrom}` : s.error ? `${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}`.slice(0, 100) : s.compensation ? `compensation ${s.compensation.status}${s.compensation.error ? `: ${s.compensation.error.slice(0, 60)}` : ''}` : '';
     return [s.id, `${s.server}/${s.tool}`, `${ICON[s.status]} ${s.status}`, s.attempts !== undefined ? String(s.attempts) : '', start, dur, tool, note];
   });
   const head = ['STEP', 'SERVER/TOOL', 'STATUS', 'ATT', 'START', 'DURATION', 'TOOL TIME', 'NOTE'];
@@ -55,6 +57,11 @@ export function stepTable(p: RunProgress, opts: { color?: boolean; maxWidth?: nu
     return cells.join('  ').trimEnd();
   };
   return [`\x1b[1m${line(head)}\x1b[0m`, ...rows.map(paint)].join('\n');
+}
+
+/** Warnings for tools whose schema changed mid-run (schema pinning); empty when none did. */
+export function schemaChangeLines(p: RunProgress): string[] {
+  return (p.schemaChanges ?? []).map((c) => `warning: step '${c.stepId}' called ${c.tool}, whose schema changed since the run started (pinned ${c.pinned.slice(0, 12)}, now ${c.seen.slice(0, 12)})`);
 }
 
 /** One line of progress for logs (non-TTY). */

@@ -31,6 +31,8 @@ export interface McpClientPoolOptions {
    * {@link CallResult.schemaHash}. Costs one `tools/list` per connection. @default false
    */
   schemaHashes?: boolean;
+  /** Longest a tool listing is trusted for schema hashes. @default 30000 */
+  catalogTtlMs?: number;
   /** Environment that `${VAR}` in stdio endpoints, headers and `bearer_token_env` read. @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Receives stdio servers' stderr lines. @default the worker's stderr, each line prefixed `[group] ` */
@@ -101,6 +103,8 @@ interface Endpoint {
   stdio?: StdioProcess;
   /** Tool name → schema hash, listed once per connection (see `schemaHashes`). */
   catalog?: Promise<Map<string, string>>;
+  /** When the cached listing was requested (performance.now()). */
+  catalogAt?: number;
   breaker: EndpointBreaker;
   budget: RateBudget;
   rateSource: RateSource;
@@ -168,6 +172,9 @@ function hashCatalog(tools: Tool[]): Map<string, string> {
 
 /** Most a finished call waits for its endpoint's catalog listing (which ran beside it) to give the schema hash. */
 const CATALOG_WAIT_MS = 5000;
+
+/** Longest a tool listing is trusted for schema hashes (see `catalogOf`). */
+const CATALOG_TTL_MS = 30_000;
 
 async function boundedHash(catalog: Promise<Map<string, string>>, tool: string): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -494,7 +501,10 @@ export class McpClientPool {
    * connection (HTTP reconnect, stdio restart) or `notifications/tools/list_changed` clears it.
    */
   private catalogOf(ep: Endpoint, client: Client): Promise<Map<string, string>> {
-    if (ep.catalog) return ep.catalog;
+    // Stateless HTTP servers cannot push `tools/list_changed`, so a listing also expires: a server
+    // redeployed behind the same URL mid-run is noticed within CATALOG_TTL_MS.
+    if (ep.catalog && performance.now() - (ep.catalogAt ?? 0) < (this.opts.catalogTtlMs ?? CATALOG_TTL_MS)) return ep.catalog;
+    ep.catalogAt = performance.now();
     const listing: Promise<Map<string, string>> = listAllTools(client).then(hashCatalog, (err: unknown) => {
       if (ep.catalog === listing) ep.catalog = undefined;
       throw err;
@@ -515,6 +525,7 @@ export class McpClientPool {
         const client = await this.connect(ep);
         const tools = await listAllTools(client);
         ep.catalog = Promise.resolve(hashCatalog(tools));
+        ep.catalogAt = performance.now();
         return { tools, endpoint: ep.label, ms: performance.now() - started };
       } catch (err) {
         last = err;

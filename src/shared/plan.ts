@@ -81,6 +81,12 @@ export interface Plan {
    * activities per workflow, so a wider level runs in chunks. @default 1000 ({@link DEFAULT_MAX_IN_FLIGHT})
    */
   maxInFlight?: number;
+  /**
+   * Schema hash of every tool the run calls (`server/tool` → sha256 of its input and output schemas),
+   * as discovery saw them when the run was planned. The workflow pins these and reports a tool whose
+   * schema differs when a step calls it. Absent when planned without discovery: the first call pins.
+   */
+  toolSchemas?: Record<string, string>;
 }
 
 /** Default cap on steps in flight: half of Temporal's 2,000 pending-activity limit per workflow. */
@@ -88,7 +94,7 @@ export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** What discovery knows about servers and their tools; used to validate steps before anything starts. */
 export interface ToolCatalog {
-  [server: string]: { tools: Record<string, { inputSchema?: unknown }> };
+  [server: string]: { tools: Record<string, { inputSchema?: unknown; schemaHash?: string }> };
 }
 
 export interface PlanOptions {
@@ -331,7 +337,24 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     maxParallelism: levels.reduce((m, l) => Math.max(m, l.length), 0),
     edges,
     ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
+    ...toolSchemasOf(steps, opts.catalog),
   };
+}
+
+/** The schema hashes of the tools the steps call (compensations and polls included), from the catalog. */
+function toolSchemasOf(steps: Record<string, PlannedStep>, catalog?: ToolCatalog): { toolSchemas?: Record<string, string> } {
+  if (!catalog) return {};
+  const out: Record<string, string> = {};
+  const add = (server: string, tool: string) => {
+    const hash = catalog[server]?.tools[tool]?.schemaHash;
+    if (hash) out[`${server}/${tool}`] = hash;
+  };
+  for (const s of Object.values(steps)) {
+    if (s.kind === 'tool') add(s.server, s.tool);
+    if (s.wait?.poll) add(s.wait.poll.server, s.wait.poll.tool);
+    if (s.compensate) add(s.compensate.server, s.compensate.tool);
+  }
+  return Object.keys(out).length > 0 ? { toolSchemas: out } : {};
 }
 
 /** Longest path through the DAG by weight; `order` must be topological. */
@@ -441,6 +464,7 @@ export interface PackedPlan {
   input: Record<string, unknown>;
   onFailure: 'compensate' | 'keep';
   maxInFlight?: number;
+  toolSchemas?: Record<string, string>;
   criticalPath: string[];
   retries: RetryPolicyMs[];
   timeouts: TimeoutsMs[];
@@ -491,6 +515,7 @@ export function packPlan(plan: Plan): PackedPlan {
     input: plan.input,
     onFailure: plan.onFailure,
     ...(plan.maxInFlight !== undefined ? { maxInFlight: plan.maxInFlight } : {}),
+    ...(plan.toolSchemas ? { toolSchemas: plan.toolSchemas } : {}),
     criticalPath: plan.criticalPath,
     retries,
     timeouts,
@@ -549,5 +574,6 @@ export function unpackPlan(p: PackedPlan): Plan {
     maxParallelism: levels.reduce((m, l) => Math.max(m, l.length), 0),
     edges,
     ...(p.maxInFlight !== undefined ? { maxInFlight: p.maxInFlight } : {}),
+    ...(p.toolSchemas ? { toolSchemas: p.toolSchemas } : {}),
   };
 }

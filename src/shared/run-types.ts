@@ -28,6 +28,18 @@ export interface McpCallOutput {
   replayed: boolean;
   /** Size of `result` as JSON. */
   bytes: number;
+  /** Hash of the tool's input and output schemas on the endpoint that answered (schema pinning). */
+  schemaHash?: string;
+}
+
+/** A tool whose schema differed, when a step called it, from the one pinned at run start. */
+export interface SchemaChange {
+  stepId: string;
+  /** `server/tool`. */
+  tool: string;
+  pinned: string;
+  seen: string;
+  at: number;
 }
 
 export type StepStatus =
@@ -80,6 +92,10 @@ export interface RunProgress {
   /** Step ids in completion order. */
   completionOrder: string[];
   error?: { stepId?: string; type?: string; message: string };
+  /** Schema hashes pinned for this run (`server/tool` → hash): from the plan, else the first call. */
+  toolSchemas?: Record<string, string>;
+  /** Calls that met a tool whose schema changed since it was pinned. */
+  schemaChanges?: SchemaChange[];
   /**
    * Large runs only (more than {@link COMPACT_PROGRESS_STEPS} steps): the finished steps as compact rows,
    * in completion order. `steps` then holds only the steps that are not in the table (running, failed,
@@ -180,6 +196,8 @@ export interface Continuation {
   runs: RunSummary[];
   /** Steps reused from an earlier workflow (`mcp-orch retry`), and which. */
   reused?: { fromWorkflowId: string; ids: string[] };
+  toolSchemas?: Record<string, string>;
+  schemaChanges?: SchemaChange[];
 }
 
 /** What a retry carries over from the failed run: results of completed, not compensated steps. */

@@ -6,6 +6,9 @@ import { WorkerMetrics } from '../observability/metrics/worker-metrics';
 import { coreMetricsTelemetry, workerMetricsSettings } from '../observability/metrics/worker-setup';
 import { groupUsesStackAuth, loadRegistry } from '../registry/registry';
 import { loadDataConverter } from '../codec';
+import { configureLogging, temporalLogger } from '../observability/logging';
+import { installTracing, shutdownTracing } from '../observability/tracing/setup';
+import { activityTracingInterceptors } from '../observability/tracing/temporal';
 import { tokenSourceFromEnv } from '../servers/kit/client-auth';
 import { orchestratorQueue, taskQueueFor } from '../shared/constants';
 import { createGroupWorker, type GroupWorkerOptions } from './group-worker';
@@ -22,13 +25,17 @@ async function run(): Promise<void> {
     .option('--max-concurrent <n>', 'most tool calls at once', (v) => Number(v))
     .parse(process.argv);
   const { group, maxConcurrent } = program.opts<{ group: string; maxConcurrent?: number }>();
+  const service = group === 'orchestrator' ? 'orchestrator-worker' : `${group}-worker`;
+  const log = configureLogging({ service });
+  installTracing({ service });
 
   // Metrics: core serves its own Prometheus endpoint (configured here, before anything touches the
   // runtime); ours merges it with the worker's series on one /metrics (src/observability/metrics).
   const metricsSettings = workerMetricsSettings();
   const core = metricsSettings.enabled ? await coreMetricsTelemetry(metricsSettings) : undefined;
   Runtime.install({
-    logger: undefined,
+    // The SDK's own worker logs (with workflow and activity ids) land as pino JSON lines too.
+    logger: temporalLogger(log),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       ...(core ? { metrics: core.metrics } : {}),
@@ -81,7 +88,7 @@ async function run(): Promise<void> {
         maxConcurrentActivities: maxConcurrent,
         taskQueuePrefix: prefix,
         tokens,
-        interceptors: metrics ? { activity: [metrics.activityInterceptor()] } : undefined,
+        interceptors: { activity: [...activityTracingInterceptors(), ...(metrics ? [metrics.activityInterceptor()] : [])] },
       };
       const { worker, pool } = await createGroupWorker(groupOptions);
       metrics?.attachPool(pool);
@@ -96,6 +103,7 @@ async function run(): Promise<void> {
   } finally {
     await endpoint?.close();
     await connection.close();
+    await shutdownTracing();
   }
 }
 

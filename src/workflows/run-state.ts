@@ -64,7 +64,7 @@ export class RunState {
       }
       if (s.compensate) for (const src of [id, ...refs(s.compensate.args)]) this.compensationRefs.add(src);
     });
-    this.progress = { workflowId, pipeline: plan.name, status: 'running', paused: false, startedAt: now, steps, completionOrder: [] };
+    this.progress = { workflowId, pipeline: plan.name, status: 'running', paused: false, startedAt: now, steps, completionOrder: [], toolSchemas: { ...plan.toolSchemas } };
   }
 
   step(id: string): StepProgress {
@@ -116,6 +116,7 @@ export class RunState {
   }
 
   complete(id: string, out: McpCallOutput, now: number): void {
+    if (out.schemaHash) this.checkSchema(id, `${this.plan.steps[id]!.server}/${this.plan.steps[id]!.tool}`, out.schemaHash, now);
     this.results[id] = out.result;
     this.resultBytes.set(id, out.bytes);
     Object.assign(this.step(id), {
@@ -131,6 +132,17 @@ export class RunState {
     this.progress.completionOrder.push(id);
     this.finishedHere++;
     this.release(id);
+  }
+
+  /**
+   * Schema pinning: the first hash seen (or the plan's) is the tool's contract for the whole run; a
+   * different one is recorded, not fatal — the call already succeeded, the operator decides.
+   */
+  checkSchema(stepId: string, tool: string, hash: string, now: number): void {
+    const pins = (this.progress.toolSchemas ??= {});
+    const pinned = pins[tool];
+    if (pinned === undefined) pins[tool] = hash;
+    else if (pinned !== hash) (this.progress.schemaChanges ??= []).push({ stepId, tool, pinned, seen: hash, at: now });
   }
 
   private release(id: string): void {
@@ -177,6 +189,8 @@ export class RunState {
     if (c.paused) this.progress.status = 'paused';
     this.runs.push(...c.runs);
     this.reused = c.reused;
+    if (c.toolSchemas) this.progress.toolSchemas = { ...c.toolSchemas };
+    if (c.schemaChanges) this.progress.schemaChanges = [...c.schemaChanges];
     const reused = new Set(c.reused?.ids ?? []);
     Object.assign(this.results, c.results);
     for (const row of c.rows) {
@@ -215,6 +229,8 @@ export class RunState {
       received,
       runs: [...this.runs, thisRun],
       ...(this.reused ? { reused: this.reused } : {}),
+      ...(this.progress.toolSchemas ? { toolSchemas: this.progress.toolSchemas } : {}),
+      ...(this.progress.schemaChanges ? { schemaChanges: this.progress.schemaChanges } : {}),
     };
   }
 

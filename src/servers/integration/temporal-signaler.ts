@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadDataConverter } from '../../codec';
+import { clientTracingInterceptors } from '../../observability/tracing/temporal';
 
 /** Where a bound webhook's deliveries go. */
 export interface SignalTarget {
@@ -63,7 +64,7 @@ export class TemporalSignaler implements Signaler {
     const namespace = target.namespace ?? this.opts.namespace;
     let client = this.clients.get(namespace);
     if (!client) {
-      client = new Client({ connection, namespace, dataConverter: await loadDataConverter() });
+      client = new Client({ connection, namespace, dataConverter: await loadDataConverter(), interceptors: { workflow: clientTracingInterceptors() } });
       this.clients.set(namespace, client);
     }
     const handle = client.workflow.getHandle(target.workflowId);

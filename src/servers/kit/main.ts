@@ -1,5 +1,6 @@
 import type { RunningServer } from './http-app';
 import { logger } from './log';
+import { installTracing, shutdownTracing } from '../../observability/tracing/setup';
 
 /**
  * Entry-point helper for a server's `main.ts`: starts it, and on SIGTERM/SIGINT closes it within a
@@ -7,6 +8,7 @@ import { logger } from './log';
  */
 export function runServerMain(name: string, start: () => Promise<{ server: RunningServer; close?: () => Promise<void> }>): void {
   const log = logger(name);
+  installTracing({ service: name });
   start()
     .then(({ server, close }) => {
       let stopping = false;
@@ -19,6 +21,7 @@ export function runServerMain(name: string, start: () => Promise<{ server: Runni
         void server
           .close()
           .then(() => close?.())
+          .then(() => shutdownTracing())
           .finally(() => process.exit(0));
       };
       process.on('SIGTERM', () => stop('SIGTERM'));

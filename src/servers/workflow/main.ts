@@ -28,6 +28,7 @@ export {
   type WorkflowServerConfigInput,
 } from './config';
 import { loadDataConverter } from '../../codec';
+import { clientTracingInterceptors } from '../../observability/tracing/temporal';
 
 export interface StartWorkflowServerOptions {
   /** Authenticates `/mcp` requests: an authenticator or kit auth settings (entry point: from `MCP_AUTH*`). */
@@ -62,7 +63,7 @@ export async function startWorkflowServer(
   let client = opts.temporalClient;
   if (!client) {
     connection = Connection.lazy({ ...target.connectionOptions, connectTimeout: 5000 } as never);
-    client = new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter() });
+    client = new Client({ connection, namespace: target.namespace, dataConverter: await loadDataConverter(), interceptors: { workflow: clientTracingInterceptors() } });
   }
   const deps: WorkflowServerDeps = {
     config: cfg,
