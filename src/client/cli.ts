@@ -12,6 +12,7 @@ import { metricsBlock, progressLine, schemaChangeLines, stepTable } from './rend
 import { auditLines, discoveryLines, RunLog } from './run-log';
 import { prepareRetry } from './retry';
 import { runSearchAttributes } from './search-attributes';
+import { workerEndpointViews, workerViewLines } from './worker-view';
 import { registerScheduleCommand } from './schedule';
 import { registerDashboardCommand } from './dashboard';
 import { registerWatchCommand } from './watch';
@@ -153,7 +154,9 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
     .command('up')
     .description('start the local stack in the background: Temporal dev server, MCP servers, workers (logs under .data/logs)')
     .option('--no-workers', 'start only Temporal and the servers')
-    .action(async (o: { workers: boolean }) => {
+    .option('--replicas <spec>', 'extra servers per group, primary included, e.g. data=2 (MCP_REPLICAS): the pool fails over to them')
+    .action(async (o: { workers: boolean; replicas?: string }) => {
+      if (o.replicas) process.env.MCP_REPLICAS = o.replicas;
       const info = await up({ workers: o.workers });
       process.stdout.write(`stack up: Temporal ${info.temporalAddress}, Web UI ${info.uiUrl}\n`);
       for (const [g, url] of Object.entries(info.servers)) process.stdout.write(`  ${g.padEnd(13)} ${url}\n`);
@@ -236,7 +239,7 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
           try {
             const health = await discover(registry, pool);
             const ok = health.servers.filter((s) => s.healthy);
-            runLog.line(Date.now(), `HEALTH: ${ok.length}/${health.servers.length} servers healthy after the run (${health.servers.map((s) => `${s.group} ${s.healthy ? `${s.healthMs?.toFixed(0)} ms` : 'DOWN'}`).join(', ')})`);
+            runLog.line(Date.now(), `HEALTH: ${ok.length}/${health.servers.length} servers healthy after the run (${health.servers.map((s) => `${s.group} ${s.healthy ? (s.healthMs === undefined ? 'up' : `${s.healthMs.toFixed(0)} ms`) : 'DOWN'}`).join(', ')})`);
           } finally {
             await pool.close();
           }
@@ -351,17 +354,22 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
       const pool = new McpClientPool(registry, discoveryPoolOptions());
       try {
         const d = await discover(registry, pool);
+        const workers = await workerEndpointViews(process.env.MCP_DATA_ROOT ?? path.resolve('.data'));
         if (o.json) {
-          process.stdout.write(JSON.stringify(d, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ ...d, workers: workers.views }, null, 2) + '\n');
           return;
         }
         for (const s of d.servers) {
           process.stdout.write(
-            `${s.healthy ? '✔' : '✖'} ${s.group.padEnd(13)} ${s.endpoint ?? ''}  ${s.healthy ? `health ${s.healthMs?.toFixed(1)} ms, tools/list ${s.listToolsMs?.toFixed(1)} ms` : s.error}\n` +
+            `${s.healthy ? '✔' : '✖'} ${s.group.padEnd(13)} ${s.endpoint ?? ''}  ${s.healthy ? `${s.healthMs === undefined ? '' : `health ${s.healthMs.toFixed(1)} ms, `}tools/list ${s.listToolsMs?.toFixed(1)} ms` : s.error}\n` +
               (s.healthy ? `    tools (${s.tools.length}): ${s.tools.map((t) => t.name).join(', ')}\n` : ''),
           );
         }
         process.stdout.write(`total tools: ${d.totalTools} across ${d.servers.filter((s) => s.healthy).length}/${d.servers.length} servers\n`);
+        if (workers.views.length > 0) {
+          process.stdout.write(`\nas the workers see them (circuit breakers, load, rate budgets):\n${workerViewLines(workers.views).join('\n')}\n`);
+        }
+        if (workers.unreachable.length > 0) process.stdout.write(`workers not answering on /metrics: ${workers.unreachable.join(', ')}\n`);
       } finally {
         await pool.close();
       }

@@ -12,6 +12,8 @@ export const MODEL_SERVING_DEFAULT_PORT = 8007;
 /** Port of the workflow MCP server started with the stack. */
 export const WORKFLOW_SERVER_DEFAULT_PORT = 8010;
 import { authSettingsFromEnv } from '../../servers/kit/auth';
+import { payloadCodecSettingsFromEnv } from '../../codec';
+import { loadRegistry } from '../../registry/registry';
 
 /** Everything the local stack keeps: under `.data/` of the working directory (git-ignored). */
 export interface StackPaths {
@@ -105,6 +107,13 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     env.MCP_AUTH_ISSUER ??= serverUrl('security');
     env.MCP_CLIENT_CREDENTIALS_FILE ??= path.join(env.MCP_SECURITY_DATA_DIR ?? path.join(p.root, 'security'), 'clients.secret.json');
   }
+  // Encrypted history (MCP_PAYLOAD_CODEC=aes-gcm): workers and clients fetch the payload keys from the
+  // security server, and the dev server's Web UI decodes through the security server's codec endpoint.
+  const codecOn = payloadCodecSettingsFromEnv(env).mode !== 'off';
+  if (codecOn) {
+    env.MCP_CODEC_CORS_ORIGINS ??= `http://127.0.0.1:${uiPort},http://localhost:${uiPort}`;
+    env.MCP_CLIENT_CREDENTIALS_FILE ??= path.join(env.MCP_SECURITY_DATA_DIR ?? path.join(p.root, 'security'), 'clients.secret.json');
+  }
   // One client per group: a client id in the caller's environment must not stand in for all of them.
   const workerEnv: NodeJS.ProcessEnv = { ...env };
   delete workerEnv.MCP_CLIENT_ID;
@@ -122,7 +131,7 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   if (!process.env.TEMPORAL_ADDRESS && !(await portOpen(temporalPort))) {
     const bin = temporalCliPath();
     log(`starting Temporal dev server on ${temporalAddress} (Web UI http://127.0.0.1:${uiPort}, DB ${p.temporalDb})`);
-    start('temporal', bin, devServerArgs({ dbFile: p.temporalDb, port: temporalPort, uiPort }));
+    start('temporal', bin, devServerArgs({ dbFile: p.temporalDb, port: temporalPort, uiPort, uiCodecEndpoint: codecOn ? `${serverUrl('security')}/codec` : undefined }));
   }
   await waitFor(`Temporal at ${env.TEMPORAL_ADDRESS}`, async () => {
     const c = await Connection.connect({ address: env.TEMPORAL_ADDRESS!, connectTimeout: 1000 });
@@ -138,7 +147,7 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
   // against its JWKS, and workers need the client credentials it generates), then the rest.
   const servers: Record<string, string> = {};
   const only = process.env.MCP_STACK_GROUPS?.split(',').map((g) => g.trim());
-  const wanted = SERVER_GROUPS.filter((g) => !only || only.includes(g) || (g === 'security' && auth.mode === 'jwt'));
+  const wanted = SERVER_GROUPS.filter((g) => !only || only.includes(g) || (g === 'security' && (auth.mode === 'jwt' || codecOn)));
   const startServer = async (group: string) => {
     const rel = `servers/${group}/main`;
     if (!entryExists(rel)) return;
@@ -208,9 +217,11 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     }, 60_000, 250);
   }
 
-  // 3. Workers: one per server group, and the orchestrator.
+  // 3. Workers: one per server group (ours, and third-party groups of the registry: stdio servers
+  // their worker starts, HTTP servers elsewhere), and the orchestrator.
+  const thirdParty = only ? [] : Object.keys(loadRegistry(undefined, env).groups).filter((g) => !(SERVER_GROUPS as readonly string[]).includes(g));
   if (opts.workers !== false) {
-    for (const group of Object.keys(servers)) {
+    for (const group of [...Object.keys(servers), ...thirdParty]) {
       const { command, args } = entryCommand('workers/main');
       if (!state.processes[`worker-${group}`]) log(`starting worker for mcp-${group}`);
       start(`worker-${group}`, command, [...args, '--group', group]);
@@ -219,7 +230,14 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     if (!state.processes['worker-orchestrator']) log('starting orchestrator worker');
     start('worker-orchestrator', command, [...args, '--group', 'orchestrator']);
     const prefix = process.env.MCP_TASK_QUEUE_PREFIX ?? '';
-    await waitForWorkers(env.TEMPORAL_ADDRESS!, process.env.TEMPORAL_NAMESPACE ?? 'default', [orchestratorQueue(prefix), ...Object.keys(servers).map((g) => taskQueueFor(g, prefix))], state, log);
+    await waitForWorkers(env.TEMPORAL_ADDRESS!, process.env.TEMPORAL_NAMESPACE ?? 'default', [orchestratorQueue(prefix), ...[...Object.keys(servers), ...thirdParty].map((g) => taskQueueFor(g, prefix))], state, log);
+    // 4. The alert evaluator: scrapes servers' and workers' health and metrics, pushes them to the
+    // notification server, whose rules (server down, high latency, resource exhaustion) post to Slack.
+    if (servers.notification && entryExists('observability/alerts/main')) {
+      const alerts = entryCommand('observability/alerts/main');
+      if (!state.processes.alerts) log('starting alert evaluator');
+      start('alerts', alerts.command, alerts.args);
+    }
   }
   save();
   return { temporalAddress: env.TEMPORAL_ADDRESS!, uiUrl: `http://127.0.0.1:${uiPort}`, servers, processes: state.processes };

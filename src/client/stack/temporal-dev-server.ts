@@ -24,6 +24,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Extra `--dynamic-config-value` entries. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** Remote codec endpoint Temporal Web UI decodes payloads with (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
 }
 
 /** Low-latency settings for a single-machine dev server (see shared/PERFORMANCE.md). */
@@ -56,6 +58,7 @@ export function devServerArgs(o: DevServerOptions): string[] {
     'synchronous=normal',
     ...devServerSearchAttributeArgs(),
   ];
+  if (o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
   for (const [k, v] of Object.entries({ ...LOW_LATENCY_DYNAMIC_CONFIG, ...o.dynamicConfig })) {
     args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   }
