@@ -103,7 +103,10 @@ export class ObjectCrypto {
     metadata: Record<string, unknown>,
   ): Promise<StoredObject> {
     try {
-      return await this.storeOrFail().put(key, bytes, { idempotencyKey, metadata });
+      const o = await this.storeOrFail().put(key, bytes, { idempotencyKey, metadata });
+      // Only the reference fields: the store may echo more (e.g. the metadata written), which the
+      // tools' output schema does not declare.
+      return { uri: o.uri, key: o.key, version: o.version, sha256: o.sha256, size: o.size };
     } catch (err) {
       throw new ToolError(
         `could not write storage://${key}: ${(err as Error).message}`,
