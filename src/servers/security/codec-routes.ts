@@ -172,15 +172,7 @@ export function codecRoutes(deps: CodecRoutesDeps): (app: Express) => void {
       express.json(small),
       (req: Request, res: Response, next: NextFunction) => {
         res.setHeader('Cache-Control', 'no-store');
-        const retryAfter = deps.limiter.take(req.socket.remoteAddress ?? 'unknown');
-        if (retryAfter > 0) {
-          res.setHeader('Retry-After', String(retryAfter));
-          res.status(429).json({
-            error: 'slow_down',
-            error_description: `too many session requests; retry after ${retryAfter} s`,
-          });
-          return;
-        }
+        if (!deps.limiter.admit(req, res, 'session requests')) return;
         const b = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
         const str = (v: unknown) => (typeof v === 'string' ? v : '');
         (async () => {

@@ -19,6 +19,18 @@ export class MinuteRateLimiter {
     w.count++;
     return 0;
   }
+
+  /**
+   * Takes one request of the caller's address; when over the limit, answers 429 with `Retry-After`
+   * and an OAuth-style `slow_down` error naming `what`, and returns false.
+   */
+  admit(req: Request, res: Response, what: string): boolean {
+    const retryAfter = this.take(req.socket.remoteAddress ?? 'unknown');
+    if (retryAfter === 0) return true;
+    res.setHeader('Retry-After', String(retryAfter));
+    res.status(429).json({ error: 'slow_down', error_description: `too many ${what}; retry after ${retryAfter} s` });
+    return false;
+  }
 }
 
 const STATUS: Record<TokenErrorCode, number> = {
@@ -83,15 +95,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps): (app: Express) => void {
       async (req: Request, res: Response) => {
         res.setHeader('Cache-Control', 'no-store');
         res.setHeader('Pragma', 'no-cache');
-        const retryAfter = deps.limiter.take(req.socket.remoteAddress ?? 'unknown');
-        if (retryAfter > 0) {
-          res.setHeader('Retry-After', String(retryAfter));
-          res.status(429).json({
-            error: 'slow_down',
-            error_description: `too many token requests; retry after ${retryAfter} s`,
-          });
-          return;
-        }
+        if (!deps.limiter.admit(req, res, 'token requests')) return;
         const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
         const grant = str(body.grant_type);
         if (grant !== 'client_credentials') {

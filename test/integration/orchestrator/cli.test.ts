@@ -1,28 +1,12 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { cli } from './helpers';
 import { startDataServer, type StartedDataServer } from '../../../src/servers/data/main';
 
-const run = promisify(execFile);
 const ROOT = path.join(__dirname, '../../..');
 
 jest.setTimeout(120_000);
-
-/** Runs the real CLI as a user would and returns its exit code and output. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/client/cli.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('mcp-orch plan: bad pipelines are refused before anything runs', () => {
   let dir: string;

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { RunProgress } from '../../../src/shared/run-types';
@@ -37,3 +40,20 @@ export async function waitForProgress(handle: WorkflowHandle, pred: (p: RunProgr
 
 /** A query slow enough to kill a worker in the middle of it (seconds of DuckDB work, no I/O). */
 export const SLOW_SQL = 'SELECT sum(hash(i) % 7) AS h FROM range(0, 120000000) t(i)';
+
+const execFileP = promisify(execFile);
+const ROOT = path.join(__dirname, '../../..');
+
+/** Runs the real CLI (from source) as a user would and returns its exit code and output. */
+export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/client/cli.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
