@@ -123,11 +123,14 @@ describe('run dashboard and watch on a real stack', () => {
     expect(data.tools).toContain('sql_query');
     expect(data.history.length).toBeGreaterThanOrEqual(1);
 
-    const hist = (await (await fetch(`${dash.url}api/history?pipeline=dashdemo`)).json()) as { runs: unknown[]; tools: Array<{ tool: string; n: number; medianMs: number }> };
+    const hist = (await (await fetch(`${dash.url}api/history?pipeline=dashdemo`)).json()) as { runs: unknown[]; tools: Array<{ tool: string; n: number; medianMs: number; maxMs: number }> };
     expect(hist.runs.length).toBeGreaterThanOrEqual(1);
     expect(hist.tools.map((t) => t.tool)).toEqual(expect.arrayContaining(['data/sql_query', 'storage/list_files']));
-    // The slow scan dominates: sql_query's max tool time is seconds, not the few ms of list_files.
-    expect(hist.tools[0]!.tool).toBe('data/sql_query');
+    // Tools are ranked by median; the slow scan shows in the max: sql_query's max tool time is seconds, more
+    // than any other tool's. (Its median is one of the three sql_query steps of a run, and under load a
+    // cold table_schema can beat that median, so the median rank is not asserted.)
+    const slowest = [...hist.tools].sort((a, b) => b.maxMs - a.maxMs)[0]!;
+    expect(slowest.tool).toBe('data/sql_query');
   });
 
   it('when a request is malformed or comes under another Host name, then it is refused with a reason', async () => {
