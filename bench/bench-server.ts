@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { registerTool, startMcpHttpServer } from '../src/servers/kit';
+import { MCP_SERVER_OPTIONS, registerTool, startMcpHttpServer } from '../src/servers/kit';
 import type { FaultSettings } from '../src/servers/kit/faults';
 
 /**
@@ -9,7 +9,7 @@ import type { FaultSettings } from '../src/servers/kit/faults';
  */
 export async function startBenchServer(faults?: FaultSettings) {
   const build = () => {
-    const server = new McpServer({ name: 'bench', version: '0.0.0' });
+    const server = new McpServer({ name: 'bench', version: '0.0.0' }, MCP_SERVER_OPTIONS);
     registerTool(
       server,
       'work',

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ToolError, objectKeyFromUri, registerTool, type IdempotencyStore, type ObjectStoreClient } from '../kit';
+import { ToolError, objectKeyFromUri, registerTool, type IdempotencyStore, type ObjectStoreClient, MCP_SERVER_OPTIONS } from '../kit';
 import { scoreUser, topK } from './als';
 import { processDataset } from './data-processing';
 import { ALGORITHM_DESCRIPTION, type JobManager, type JobRecord } from './job-manager';
@@ -68,7 +68,7 @@ async function requireModel(deps: ComputeDeps, modelId: string) {
 
 /** Builds the compute MCP server (called per request; state lives in `deps`). */
 export function buildServer(deps: ComputeDeps): McpServer {
-  const server = new McpServer({ name: 'compute', version: COMPUTE_SERVER_VERSION });
+  const server = new McpServer({ name: 'compute', version: COMPUTE_SERVER_VERSION }, MCP_SERVER_OPTIONS);
 
   registerTool(
     server,

@@ -8,6 +8,7 @@ import {
   type IdempotencyStore,
   type ObjectStoreClient,
   type StoredObject,
+  MCP_SERVER_OPTIONS,
 } from '../kit';
 import { runAnalytics, ANALYTICS_DOC } from './analytics';
 import type { DataServerConfig } from './config';
@@ -133,7 +134,7 @@ async function exportToStorage(
 /** Builds the data server's MCP server; called per request (stateless HTTP), backends come from `deps`. */
 export function buildServer(deps: DataServerDeps): McpServer {
   const { config: cfg, engine } = deps;
-  const server = new McpServer({ name: DATA_SERVER_NAME, version: DATA_SERVER_VERSION });
+  const server = new McpServer({ name: DATA_SERVER_NAME, version: DATA_SERVER_VERSION }, MCP_SERVER_OPTIONS);
 
   registerTool(
     server,

@@ -7,6 +7,7 @@ import {
   WEBHOOK_HEADERS,
   type IdempotencyStore,
   type ObjectStoreClient,
+  MCP_SERVER_OPTIONS,
 } from '../kit';
 import { ApiKeyError, type ApiKeyStore } from './api-keys';
 import type { IntegrationConfig } from './config';
@@ -88,7 +89,7 @@ function asToolError(err: unknown): never {
 
 /** Builds the integration MCP server (called per HTTP request; all state lives in `deps`). */
 export function buildServer(deps: IntegrationDeps): McpServer {
-  const server = new McpServer({ name: 'integration', version: INTEGRATION_VERSION });
+  const server = new McpServer({ name: 'integration', version: INTEGRATION_VERSION }, MCP_SERVER_OPTIONS);
   const { config } = deps;
 
   registerTool(

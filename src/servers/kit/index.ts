@@ -8,3 +8,4 @@ export * from './tool';
 export * from './objects';
 export * from './webhook-signature';
 export * from './rate-limit';
+export * from './server-options';

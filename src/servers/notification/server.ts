@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { type IdempotencyStore, ToolError, registerTool } from '../kit';
+import { type IdempotencyStore, ToolError, registerTool, MCP_SERVER_OPTIONS } from '../kit';
 import { AGGREGATIONS, type AlertRule, type AlertStateName, CHANNELS, COMPARATORS } from './alert-engine';
 import type { AlertService } from './alert-service';
 import type { AlertEvent, AlertStore } from './alert-store';
@@ -123,7 +123,7 @@ async function push(deps: NotificationDeps, dashboard: string, metrics: MetricIn
  * pushed metrics, and the live dashboard's data. Called per HTTP request; all state lives in `deps`.
  */
 export function buildServer(deps: NotificationDeps): McpServer {
-  const server = new McpServer({ name: NOTIFICATION_SERVER_NAME, version: deps.version });
+  const server = new McpServer({ name: NOTIFICATION_SERVER_NAME, version: deps.version }, MCP_SERVER_OPTIONS);
   const idempotency = deps.idempotency;
 
   registerTool(

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { registerTool, ToolError, type IdempotencyStore, type ToolContext } from '../kit';
+import { registerTool, ToolError, type IdempotencyStore, type ToolContext, MCP_SERVER_OPTIONS } from '../kit';
 import type { AuditEntry } from './audit-chain';
 import type { AuditLog } from './audit-log';
 import type { ClientRegistry } from './clients';
@@ -77,7 +77,7 @@ function toOutput(e: AuditEntry) {
 
 /** Builds the security MCP server (per request; the backends in `deps` are shared). */
 export function buildServer(deps: SecurityDeps): McpServer {
-  const server = new McpServer({ name: SERVER_NAME, version: deps.version });
+  const server = new McpServer({ name: SERVER_NAME, version: deps.version }, MCP_SERVER_OPTIONS);
   const { audit } = deps;
 
   registerTool(

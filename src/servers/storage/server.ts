@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { OBJECT_URI_PREFIX, ToolError, registerTool, type IdempotencyStore, type StoredObject } from '../kit';
+import { OBJECT_URI_PREFIX, ToolError, registerTool, type IdempotencyStore, type StoredObject, MCP_SERVER_OPTIONS } from '../kit';
 import { TooLargeError, streamToFile } from './atomic-write';
 import { BACKUP_FORMAT, createBackup, restoreBackup, type BackupCatalog } from './backup';
 import { MAX_KEY_LENGTH, resolveImportPath, validateKey, validatePrefix } from './key-safety';
@@ -91,7 +91,7 @@ function decodeCursor(prefix: string, cursor: string): string {
 
 /** Builds the storage MCP server; runs per request, so it only wires tools to the shared `deps`. */
 export function buildServer(deps: StorageDeps): McpServer {
-  const server = new McpServer({ name: 'storage', version: STORAGE_SERVER_VERSION });
+  const server = new McpServer({ name: 'storage', version: STORAGE_SERVER_VERSION }, MCP_SERVER_OPTIONS);
   const { store } = deps;
 
   /** Copies a readable source into a temp file (hashing it), then stores it as a new version. */

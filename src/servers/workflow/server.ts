@@ -4,7 +4,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { orchestratorQueue, PIPELINE_WORKFLOW } from '../../shared/constants';
 import type { RunMetrics } from '../../shared/metrics';
 import type { Plan } from '../../shared/plan';
-import { DEFAULT_CLIENT_RATE_PER_MINUTE, ToolError, registerTool, type IdempotencyStore } from '../kit';
+import { DEFAULT_CLIENT_RATE_PER_MINUTE, ToolError, registerTool, type IdempotencyStore, MCP_SERVER_OPTIONS } from '../kit';
 import type { WorkflowServerConfig } from './config';
 import { listPipelines } from './plan-source';
 import {
@@ -95,7 +95,7 @@ function planFacts(plan: Plan) {
 
 /** Builds the workflow MCP server: start, watch, steer and schedule pipeline runs on Temporal. */
 export function buildServer(deps: WorkflowServerDeps): McpServer {
-  const server = new McpServer({ name: WORKFLOW_SERVER_NAME, version: WORKFLOW_SERVER_VERSION });
+  const server = new McpServer({ name: WORKFLOW_SERVER_NAME, version: WORKFLOW_SERVER_VERSION }, MCP_SERVER_OPTIONS);
   const { config } = deps;
 
   registerTool(
