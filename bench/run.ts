@@ -5,6 +5,7 @@
  *   npm run bench -- --quick            # fewer sizes and repeats, 1-minute soak (under 5 minutes)
  *   npm run bench -- --only soak --soak 30
  *   npm run bench -- --only overhead,planning
+ *   MCP_TRACING=off npm run bench -- --quick   # the workflow bundle without its tracing interceptors
  *
  * Benchmarks: floor, overhead, efficiency, fanout, concurrency, planning, history, soak. Writes
  * bench/results/<date>.json and .md (one row per target: measured, target, baseline, ratio). Not part

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { devServerArgs, freePort, temporalCliPath } from '../../src/client/stack/temporal-dev-server';
 import { stopProcess, waitFor } from '../../src/client/stack/processes';
@@ -15,6 +15,7 @@ import { packPlan, planPipeline, type Plan } from '../../src/shared/plan';
 import type { PipelineWorkflowInput, RunReport } from '../../src/shared/run-types';
 import { parsePipelineSpec } from '../../src/shared/spec-parse';
 import { workflowTracingSinks } from '../../src/observability/tracing/temporal';
+import { tracingEnabled } from '../../src/observability/tracing/setup';
 import { bundleWorkflows } from '../../src/workers/orchestrator-worker';
 import { startBenchServer } from '../bench-server';
 
@@ -53,6 +54,24 @@ export class BenchStack {
     private readonly bundle: { code: string },
   ) {}
 
+  private bareBundle?: { code: string };
+
+  /**
+   * Workers for the Temporal floor (bench/perf/bare): a minimal workflow and a no-op activity on their
+   * own queues, as separate workers like ours. Returns a runner of an n-step chain; resolves when done.
+   */
+  async addBareWorkers(): Promise<(n: number) => Promise<void>> {
+    this.bareBundle ??= await bundleWorkflowCode({ workflowsPath: require.resolve('./bare/workflows'), logger: quietLogger });
+    const prefix = `bare${crypto.randomBytes(3).toString('hex')}-`;
+    const wf = await Worker.create({ connection: this.native, taskQueue: `${prefix}wf`, workflowBundle: this.bareBundle, shutdownGraceTime: '2s' });
+    const act = await Worker.create({ connection: this.native, taskQueue: `${prefix}act`, activities: { noop: () => Promise.resolve(1) }, shutdownGraceTime: '2s' });
+    this.workers.push(wf, act);
+    this.running.push(wf.run(), act.run());
+    return async (n) => {
+      await this.client.workflow.execute('bareChain', { taskQueue: `${prefix}wf`, workflowId: `bare-${crypto.randomUUID()}`, args: [n, `${prefix}act`] });
+    };
+  }
+
   static async start(dynamicConfig: Record<string, string | number | boolean> = {}): Promise<BenchStack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-orch-bench-'));
     const port = await freePort();
@@ -68,7 +87,9 @@ export class BenchStack {
     }, 60_000);
     const native = await NativeConnection.connect({ address });
     const connection = await Connection.connect({ address });
-    return new BenchStack(dir, temporal, bench, registry, native, connection, new Client({ connection }), await bundleWorkflows());
+    // `MCP_TRACING=off npm run bench` measures the workflow without its tracing interceptors.
+    const bundle = await bundleWorkflows({ tracing: tracingEnabled() });
+    return new BenchStack(dir, temporal, bench, registry, native, connection, new Client({ connection }), bundle);
   }
 
   /** Starts an orchestrator worker and a bench group worker with the given options, on a fresh prefix. */
@@ -118,5 +139,7 @@ export class BenchStack {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+const quietLogger = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => process.stderr.write(`[bundler] ${m}\n`), log: () => undefined };
 
 export const plan = (yaml: string): Plan => planPipeline(parsePipelineSpec(yaml));
