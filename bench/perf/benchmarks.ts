@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { validateToolArgs } from '../../src/mcp/args-validator';
@@ -28,6 +30,16 @@ export interface BenchContext {
 
 const ms = (v: number, d = 1) => `${v.toFixed(d)} ms`;
 const rss = () => mib(process.memoryUsage().rss);
+let gc: (() => void) | undefined;
+/** Heap in use after a full garbage collection (V8's gc, exposed at run time). */
+function heapAfterGc(): number {
+  if (!gc) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
+  gc();
+  return mib(process.memoryUsage().heapUsed);
+}
 const push = (ctx: BenchContext, row: Row) => {
   ctx.rows.push({ ...row, rssMiB: Math.round(rss()) });
   process.stderr.write(`  ${row.bench}: ${row.measured} (baseline ${row.baseline})\n`);
@@ -256,7 +268,7 @@ export async function soak(ctx: BenchContext, minutes: number): Promise<void> {
   const p = plan(seedShapedSpec(10));
   const end = Date.now() + minutes * 60_000;
   const warm = Date.now() + (minutes * 60_000) / 5;
-  const samples: Array<{ t: number; rssMiB: number }> = [];
+  const samples: Array<{ t: number; rssMiB: number; heapMiB: number }> = [];
   let runs = 0;
   let failed = 0;
   const t0 = Date.now();
@@ -266,16 +278,19 @@ export async function soak(ctx: BenchContext, minutes: number): Promise<void> {
     runs += rs.length;
     failed += rs.filter((r) => r.status === 'rejected' || r.value.status !== 'completed').length;
     if (Date.now() >= next && Date.now() >= warm) {
-      samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: Math.round(rss() * 10) / 10 });
+      // The heap after a full collection tells a leak from V8 and allocator slack that RSS also holds.
+      samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: Math.round(rss() * 10) / 10, heapMiB: Math.round(heapAfterGc() * 10) / 10 });
       next = Date.now() + Math.max(5_000, (minutes * 60_000) / 60);
     }
   }
   const first = median(samples.slice(0, 5).map((s) => s.rssMiB));
   const last = median(samples.slice(-5).map((s) => s.rssMiB));
   const growth = (last - first) / first;
+  const heapFirst = median(samples.slice(0, 5).map((s) => s.heapMiB));
+  const heapLast = median(samples.slice(-5).map((s) => s.heapMiB));
   push(ctx, {
     bench: `Soak ${minutes} min: back-to-back seed-shaped runs (10 at a time), process RSS`,
-    measured: `start ${first.toFixed(0)} MiB → end ${last.toFixed(0)} MiB (${(growth * 100).toFixed(1)} %); ${runs} runs, ${failed} failed`,
+    measured: `start ${first.toFixed(0)} MiB → end ${last.toFixed(0)} MiB (${(growth * 100).toFixed(1)} %); heap after GC ${heapFirst.toFixed(0)} → ${heapLast.toFixed(0)} MiB; ${runs} runs, ${failed} failed`,
     target: 'end within 10 % of start',
     baseline: `start ${first.toFixed(0)} MiB (after ${(minutes / 5).toFixed(1)} min warm-up)`,
     ratio: `${(last / first).toFixed(3)}`,
