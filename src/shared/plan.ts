@@ -167,27 +167,33 @@ function coerceInput(name: string, type: string, value: unknown, problems: SpecP
 /** Finds one cycle among `needs` and returns it as `a -> b -> a`, or undefined. */
 export function findCycle(needs: Record<string, string[]>): string[] | undefined {
   const state = new Map<string, 1 | 2>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    state.set(id, 1);
-    stack.push(id);
-    for (const dep of needs[id] ?? []) {
-      if (!(dep in needs)) continue;
-      if (state.get(dep) === 1) return [...stack.slice(stack.indexOf(dep)), dep];
-      if (!state.has(dep)) {
-        const c = visit(dep);
-        if (c) return c;
+  for (const root of Object.keys(needs)) {
+    if (state.has(root)) continue;
+    // Depth-first with an explicit stack (ids and the next need to look at): recursion overflowed on a
+    // 5,000-step chain listed last step first.
+    const path = [root];
+    const next = [0];
+    state.set(root, 1);
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const id = path[top]!;
+      const deps = needs[id] ?? [];
+      if (next[top]! < deps.length) {
+        const dep = deps[next[top]!++]!;
+        if (!(dep in needs)) continue;
+        const seen = state.get(dep);
+        // Found by walking needs (child -> parent); returned in execution order.
+        if (seen === 1) return [...path.slice(path.indexOf(dep)), dep].reverse();
+        if (seen === undefined) {
+          state.set(dep, 1);
+          path.push(dep);
+          next.push(0);
+        }
+      } else {
+        state.set(id, 2);
+        path.pop();
+        next.pop();
       }
-    }
-    stack.pop();
-    state.set(id, 2);
-    return undefined;
-  };
-  for (const id of Object.keys(needs)) {
-    if (!state.has(id)) {
-      const c = visit(id);
-      // Found by walking needs (child -> parent); print it in execution order.
-      if (c) return c.reverse();
     }
   }
   return undefined;
@@ -223,11 +229,12 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   const needs: Record<string, string[]> = {};
   const steps: Record<string, PlannedStep> = {};
 
+  const known = new Set(stepIds);
   for (const id of stepIds) {
     const s = spec.steps[id]!;
     const deps = new Set<string>();
     for (const dep of s.needs) {
-      if (!(dep in spec.steps)) problems.push({ path: `steps.${id}.needs`, message: `unknown step '${dep}'${suggest(dep, stepIds)}` });
+      if (!known.has(dep)) problems.push({ path: `steps.${id}.needs`, message: `unknown step '${dep}'${suggest(dep, stepIds)}` });
       else if (dep === id) problems.push({ path: `steps.${id}.needs`, message: `step '${id}' cannot need itself` });
       else deps.add(dep);
     }
@@ -302,27 +309,33 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   if (cycle) problems.push({ path: 'steps', message: `dependency cycle: ${cycle.join(' -> ')}` });
   if (problems.length > 0) throw new PipelineError(problems, opts.source);
 
-  // Depths by longest path from a root; order by depth then spec order (stable and readable).
-  const depth: Record<string, number> = {};
-  const depthOf = (id: string): number => {
-    if (depth[id] !== undefined) return depth[id];
-    const d = Math.max(-1, ...(needs[id] ?? []).map(depthOf)) + 1;
-    depth[id] = d;
-    return d;
-  };
-  stepIds.forEach(depthOf);
-  const specIndex = new Map(stepIds.map((id, i) => [id, i]));
-  const order = [...stepIds].sort((a, b) => depth[a]! - depth[b]! || specIndex.get(a)! - specIndex.get(b)!);
-  const levels: string[][] = [];
-  for (const id of order) (levels[depth[id]!] ??= []).push(id);
   let edges = 0;
   for (const id of stepIds) {
-    steps[id]!.depth = depth[id]!;
     for (const dep of needs[id]!) {
       steps[dep]!.dependents.push(id);
       edges++;
     }
   }
+  // Depths by longest path from a root, in topological order (Kahn's algorithm, no recursion: a long
+  // chain listed last step first would overflow the stack); then order by depth, then spec order.
+  const depth: Record<string, number> = {};
+  const waiting = new Map(stepIds.map((id) => [id, needs[id]!.length]));
+  const queue = stepIds.filter((id) => needs[id]!.length === 0);
+  for (const id of queue) depth[id] = 0;
+  for (let i = 0; i < queue.length; i++) {
+    const id = queue[i]!;
+    for (const next of steps[id]!.dependents) {
+      depth[next] = Math.max(depth[next] ?? 0, depth[id]! + 1);
+      const left = waiting.get(next)! - 1;
+      waiting.set(next, left);
+      if (left === 0) queue.push(next);
+    }
+  }
+  for (const id of stepIds) steps[id]!.depth = depth[id]!;
+  const specIndex = new Map(stepIds.map((id, i) => [id, i]));
+  const order = [...stepIds].sort((a, b) => depth[a]! - depth[b]! || specIndex.get(a)! - specIndex.get(b)!);
+  const levels: string[][] = [];
+  for (const id of order) (levels[depth[id]!] ??= []).push(id);
 
   return {
     name: spec.name,
@@ -375,8 +388,9 @@ export function criticalPath(order: string[], needs: Record<string, string[]>, w
   let end: string | undefined;
   for (const [id, v] of best) if (end === undefined || v.total > best.get(end)!.total) end = id;
   const path: string[] = [];
-  for (let cur = end; cur !== undefined; cur = best.get(cur)!.prev) path.unshift(cur);
-  return path;
+  // Walked from the end; push and reverse (unshift made a 10,000-step chain quadratic).
+  for (let cur = end; cur !== undefined; cur = best.get(cur)!.prev) path.push(cur);
+  return path.reverse();
 }
 
 function checkTool(opts: PlanOptions, problems: SpecProblem[], at: string, server: string, tool: string, args: Record<string, unknown>) {

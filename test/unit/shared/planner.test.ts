@@ -68,6 +68,25 @@ steps:
     expect(msg).toMatch(/dependency cycle: (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)/);
   });
 
+  it('when a 20,000-step chain is listed last step first, then it plans without recursion (no stack overflow)', () => {
+    const n = 20_000;
+    const lines = ['name: backwards', 'steps:'];
+    for (let i = 0; i < n; i++) lines.push(`  s${i}: { server: data, tool: sql_query, args: { sql: "x" }${i < n - 1 ? `, needs: [s${i + 1}]` : ''} }`);
+    const plan = planPipeline(parsePipelineSpec(lines.join('\n')));
+    expect(plan.levels).toHaveLength(n);
+    expect(plan.order[0]).toBe(`s${n - 1}`);
+    expect(plan.steps.s0!.depth).toBe(n - 1);
+    expect(plan.criticalPath).toHaveLength(n);
+  });
+
+  it('when a long chain closes into a cycle, then the whole cycle is named in execution order', () => {
+    const needs: Record<string, string[]> = {};
+    for (let i = 0; i < 20_000; i++) needs[`s${i}`] = [`s${(i + 1) % 20_000}`];
+    const cycle = findCycle(needs)!;
+    expect(cycle).toHaveLength(20_001);
+    expect(cycle.slice(0, 3)).toEqual(['s0', 's19999', 's19998']);
+  });
+
   it('when a reference creates a cycle, then it is reported too', () => {
     expect(findCycle({ a: ['b'], b: ['a'] })).toEqual(expect.arrayContaining(['a', 'b']));
   });
