@@ -2,7 +2,7 @@
  * Benchmarks of shared/PERFORMANCE.md, side by side in one process run, medians over repeats.
  *
  *   npm run bench                       # everything, 30-minute soak included
- *   npm run bench -- --quick            # fewer sizes and repeats, 1-minute soak (under 5 minutes)
+ *   npm run bench -- --quick            # target sizes, fewer repeats, 30-second soak (under 5 minutes)
  *   npm run bench -- --only soak --soak 30
  *   npm run bench -- --only overhead,planning
  *   MCP_TRACING=off npm run bench -- --quick   # the workflow bundle without its tracing interceptors
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const only = option('only')?.split(',') ?? ALL;
   const unknown = only.filter((o) => !ALL.includes(o));
   if (unknown.length) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ')} (known: ${ALL.join(', ')})`);
-  const soakMinutes = Number(option('soak') ?? (quick ? 1 : 30));
+  const soakMinutes = Number(option('soak') ?? (quick ? 0.5 : 30));
   if (!(soakMinutes > 0)) throw new Error('--soak needs a number of minutes > 0');
   const started = Date.now();
   const m = machine();
