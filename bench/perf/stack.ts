@@ -95,7 +95,8 @@ export class BenchStack {
   /** Starts an orchestrator worker and a bench group worker with the given options, on a fresh prefix. */
   async addWorkers(tuning: WorkerTuning = {}): Promise<WorkerSet> {
     const prefix = `b${crypto.randomBytes(3).toString('hex')}-`;
-    const pool = new McpClientPool(this.registry, { clientName: 'bench-worker' });
+    // As src/workers/group-worker.ts builds it: schema hashes travel with every result.
+    const pool = new McpClientPool(this.registry, { clientName: 'bench-worker', schemaHashes: true });
     const group = await Worker.create({
       connection: this.native,
       taskQueue: taskQueueFor('bench', prefix),
