@@ -318,24 +318,34 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   }
   // Depths by longest path from a root, in topological order (Kahn's algorithm, no recursion: a long
   // chain listed last step first would overflow the stack); then order by depth, then spec order.
-  const depth: Record<string, number> = {};
-  const waiting = new Map(stepIds.map((id) => [id, needs[id]!.length]));
-  const queue = stepIds.filter((id) => needs[id]!.length === 0);
-  for (const id of queue) depth[id] = 0;
+  const depth = new Map<string, number>();
+  const waiting = new Map<string, number>();
+  const queue: string[] = [];
+  for (const id of stepIds) {
+    waiting.set(id, needs[id]!.length);
+    if (needs[id]!.length === 0) {
+      queue.push(id);
+      depth.set(id, 0);
+    }
+  }
   for (let i = 0; i < queue.length; i++) {
     const id = queue[i]!;
+    const d = depth.get(id)! + 1;
     for (const next of steps[id]!.dependents) {
-      depth[next] = Math.max(depth[next] ?? 0, depth[id]! + 1);
+      if ((depth.get(next) ?? 0) < d) depth.set(next, d);
       const left = waiting.get(next)! - 1;
       waiting.set(next, left);
       if (left === 0) queue.push(next);
     }
   }
-  for (const id of stepIds) steps[id]!.depth = depth[id]!;
-  const specIndex = new Map(stepIds.map((id, i) => [id, i]));
-  const order = [...stepIds].sort((a, b) => depth[a]! - depth[b]! || specIndex.get(a)! - specIndex.get(b)!);
+  // Levels keep spec order within a depth; the order is the levels one after another (no sort).
   const levels: string[][] = [];
-  for (const id of order) (levels[depth[id]!] ??= []).push(id);
+  for (const id of stepIds) {
+    const d = depth.get(id)!;
+    steps[id]!.depth = d;
+    (levels[d] ??= []).push(id);
+  }
+  const order = levels.flat();
 
   return {
     name: spec.name,
