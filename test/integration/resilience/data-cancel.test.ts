@@ -43,4 +43,17 @@ describe('cancellation interrupts a DuckDB query on the data server', () => {
     expect(waitedMs).toBeLessThan(4000);
     process.stderr.write(`data-cancel: next query answered ${waitedMs} ms after the abort (${Date.now() - abortedAt} ms total)\n`);
   }, 60_000);
+
+  test('when many calls carry their own signal, then the connection keeps nothing of them (no AbortSignal.any leak)', async () => {
+    for (let i = 0; i < 200; i++) {
+      const r = await pool.callTool('t', 'sql_query', { sql: 'SELECT 1 AS x' }, { signal: new AbortController().signal });
+      expect(r.result.isError).toBeFalsy();
+    }
+    // The transport's lifelong signal: AbortSignal.any left a weak reference per call in it, never pruned.
+    const eps = (pool as unknown as { endpoints: Map<string, Array<{ transport?: { _abortController?: AbortController } }>> }).endpoints;
+    const signal = [...eps.values()].flat()[0]!.transport!._abortController!.signal;
+    const dependants = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+    const held = dependants ? ((signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants]?.size ?? 0) : 0;
+    expect(held).toBe(0);
+  }, 60_000);
 });
