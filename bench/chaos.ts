@@ -16,14 +16,7 @@ import { selectScenarios } from './chaos/scenarios';
 import { ChaosStack } from './chaos/stack';
 import { markdownTable } from './chaos/table';
 import type { ScenarioResult } from './chaos/types';
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
+import { option } from './cli-options';
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');

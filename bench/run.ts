@@ -20,14 +20,7 @@ import { McpClientPool } from '../src/mcp/pool';
 import { concurrency, efficiency, fanout, historyScale, mcpFloor, overhead, planning, soak, type BenchContext } from './perf/benchmarks';
 import { BenchStack, type WorkerTuning } from './perf/stack';
 import type { Row } from './perf/stats';
-
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
+import { option } from './cli-options';
 
 /**
  * Worker options measured against today's (src/workers/*.ts). See bench/results/*.md for the figures

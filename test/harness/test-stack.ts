@@ -13,7 +13,7 @@ import { orchestratorQueue, PIPELINE_WORKFLOW, taskQueueFor } from '../../src/sh
 import { planPipeline, type Plan } from '../../src/shared/plan';
 import { parsePipelineSpec } from '../../src/shared/spec-parse';
 import type { RunReport } from '../../src/shared/run-types';
-import { createOrchestratorWorker } from '../../src/workers/orchestrator-worker';
+import { createOrchestratorWorker, type OrchestratorWorkerOptions } from '../../src/workers/orchestrator-worker';
 import { startDataServer } from '../../src/servers/data/main';
 import { startStorageServer } from '../../src/servers/storage/main';
 import { startSecurityServer } from '../../src/servers/security/main';
@@ -185,14 +185,7 @@ export async function startTestStack(opts: { groups: Array<'data' | 'storage'>; 
   for (const g of opts.groups) await startWorker(g);
 
   const nativeConnection = await NativeConnection.connect({ address });
-  const bundlePath = process.env.MCP_IT_WORKFLOW_BUNDLE;
-  const orchestrator = await createOrchestratorWorker({
-    connection: nativeConnection,
-    namespace: 'default',
-    taskQueuePrefix: prefix,
-    workflowBundle: bundlePath ? { code: fs.readFileSync(bundlePath, 'utf8') } : undefined,
-    shutdownGraceTime: '1s',
-  });
+  const orchestrator = await testOrchestratorWorker(nativeConnection, prefix);
   const running = orchestrator.run();
 
   const stack: TestStack = {
@@ -237,4 +230,17 @@ export async function startTestStack(opts: { groups: Array<'data' | 'storage'>; 
     },
   };
   return stack;
+}
+
+/** An orchestrator worker on the test server, running the workflow bundle that global setup built once. */
+export function testOrchestratorWorker(connection: NativeConnection, taskQueuePrefix: string, extra: Partial<OrchestratorWorkerOptions> = {}) {
+  const bundlePath = process.env.MCP_IT_WORKFLOW_BUNDLE;
+  return createOrchestratorWorker({
+    connection,
+    namespace: 'default',
+    taskQueuePrefix,
+    workflowBundle: bundlePath ? { code: fs.readFileSync(bundlePath, 'utf8') } : undefined,
+    shutdownGraceTime: '1s',
+    ...extra,
+  });
 }

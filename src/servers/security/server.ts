@@ -227,64 +227,53 @@ export function buildServer(deps: SecurityDeps): McpServer {
       }),
   );
 
-  registerTool(
-    server,
+  // Both key rings rotate alike: a new active key, the old ones kept so what they sealed stays readable,
+  // and the rotation audited.
+  const registerRotation = (
+    name: string,
+    title: string,
+    description: string,
+    outputSchema: typeof s.rotateMasterKeyOutput | typeof s.rotatePayloadKeyOutput,
+    ring: Pick<MasterKeyRing, 'rotate' | 'kids'>,
+    audited: { action: string; resource: string },
+  ) =>
+    registerTool(
+      server,
+      name,
+      {
+        title,
+        description,
+        inputSchema: s.rotateKeyInput,
+        outputSchema,
+        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+        idempotency: deps.idempotency,
+      },
+      async (args, ctx) => {
+        const r = ring.rotate();
+        audit.append({
+          actor: actorOf(ctx),
+          ...audited,
+          outcome: 'success',
+          details: { kid: r.kid, previousKid: r.previousKid ?? null, reason: args.reason ?? null },
+        });
+        return { kid: r.kid, previousKid: r.previousKid, retainedKids: ring.kids() };
+      },
+    );
+  registerRotation(
     'rotate_master_key',
-    {
-      title: 'Rotate the master key',
-      description:
-        'Generates a new master key and makes it active for new envelopes; old key ids are retained so existing envelopes stay readable. Audited.',
-      inputSchema: s.rotateKeyInput,
-      outputSchema: s.rotateMasterKeyOutput,
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
-      idempotency: deps.idempotency,
-    },
-    async (args, ctx) => {
-      const r = deps.masterKeys.rotate();
-      audit.append({
-        actor: actorOf(ctx),
-        action: 'key.rotate_master',
-        resource: 'security:master-keys',
-        outcome: 'success',
-        details: { kid: r.kid, previousKid: r.previousKid ?? null, reason: args.reason ?? null },
-      });
-      return { kid: r.kid, previousKid: r.previousKid, retainedKids: deps.masterKeys.kids() };
-    },
+    'Rotate the master key',
+    'Generates a new master key and makes it active for new envelopes; old key ids are retained so existing envelopes stay readable. Audited.',
+    s.rotateMasterKeyOutput,
+    deps.masterKeys,
+    { action: 'key.rotate_master', resource: 'security:master-keys' },
   );
-
-  registerTool(
-    server,
+  registerRotation(
     'rotate_payload_key',
-    {
-      title: 'Rotate the Temporal payload key',
-      description:
-        'Generates a new AES-256 data key for the Temporal payload codec (encrypted workflow history) and makes it active; workers and clients encrypt with it after their next key refresh (at most MCP_CODEC_KEY_REFRESH_S) and decrypt with any retained key, so existing histories stay readable. Audited.',
-      inputSchema: s.rotateKeyInput,
-      outputSchema: s.rotatePayloadKeyOutput,
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
-      idempotency: deps.idempotency,
-    },
-    async (args, ctx) => {
-      const r = deps.payloadKeys.rotate();
-      audit.append({
-        actor: actorOf(ctx),
-        action: 'key.rotate_payload',
-        resource: 'security:payload-keys',
-        outcome: 'success',
-        details: { kid: r.kid, previousKid: r.previousKid ?? null, reason: args.reason ?? null },
-      });
-      return { kid: r.kid, previousKid: r.previousKid, retainedKids: deps.payloadKeys.kids() };
-    },
+    'Rotate the Temporal payload key',
+    'Generates a new AES-256 data key for the Temporal payload codec (encrypted workflow history) and makes it active; workers and clients encrypt with it after their next key refresh (at most MCP_CODEC_KEY_REFRESH_S) and decrypt with any retained key, so existing histories stay readable. Audited.',
+    s.rotatePayloadKeyOutput,
+    deps.payloadKeys,
+    { action: 'key.rotate_payload', resource: 'security:payload-keys' },
   );
 
   registerTool(

@@ -16,7 +16,7 @@ import { orchestratorQueue, PIPELINE_WORKFLOW, taskQueueFor } from '../../../src
 import { planPipeline } from '../../../src/shared/plan';
 import type { RunReport } from '../../../src/shared/run-types';
 import { parsePipelineSpec } from '../../../src/shared/spec-parse';
-import { createOrchestratorWorker } from '../../../src/workers/orchestrator-worker';
+import { testOrchestratorWorker } from '../../harness/test-stack';
 
 jest.setTimeout(120_000);
 
@@ -71,15 +71,7 @@ describe('tracing across client, workflow, activity and MCP server', () => {
       interceptors: { activity: activityTracingInterceptors(workerTracing) },
       shutdownGraceTime: '1s',
     });
-    const bundle = process.env.MCP_IT_WORKFLOW_BUNDLE;
-    const orchestrator = await createOrchestratorWorker({
-      connection: native,
-      namespace: 'default',
-      taskQueuePrefix: prefix,
-      workflowBundle: bundle ? { code: fs.readFileSync(bundle, 'utf8') } : undefined,
-      shutdownGraceTime: '1s',
-      tracing: orchestratorTracing,
-    });
+    const orchestrator = await testOrchestratorWorker(native, prefix, { tracing: orchestratorTracing });
     workers = [groupWorker, orchestrator];
     running = Promise.all(workers.map((w) => w.run()));
   });

@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { orchestratorQueue, PIPELINE_WORKFLOW } from '../../../src/shared/constants';
@@ -7,7 +6,7 @@ import { planPipeline } from '../../../src/shared/plan';
 import type { RunReport } from '../../../src/shared/run-types';
 import { parsePipelineSpec } from '../../../src/shared/spec-parse';
 import { createGroupWorker } from '../../../src/workers/group-worker';
-import { createOrchestratorWorker } from '../../../src/workers/orchestrator-worker';
+import { testOrchestratorWorker } from '../../harness/test-stack';
 import { registryFor, startTestServer } from './fixture';
 
 jest.setTimeout(180_000);
@@ -25,14 +24,7 @@ describe('chaos (short): 5 % transient faults', () => {
     const native = await NativeConnection.connect({ address });
     const connection = await Connection.connect({ address });
     const { worker, pool } = await createGroupWorker({ connection: native, namespace: 'default', group: 't', registry, taskQueuePrefix: prefix, maxConcurrentActivities: 100 });
-    const bundle = process.env.MCP_IT_WORKFLOW_BUNDLE;
-    const orchestrator = await createOrchestratorWorker({
-      connection: native,
-      namespace: 'default',
-      taskQueuePrefix: prefix,
-      workflowBundle: bundle ? { code: fs.readFileSync(bundle, 'utf8') } : undefined,
-      shutdownGraceTime: '1s',
-    });
+    const orchestrator = await testOrchestratorWorker(native, prefix);
     const running = [worker.run(), orchestrator.run()];
     try {
       const client = new Client({ connection });

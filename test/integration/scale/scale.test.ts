@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -11,7 +10,7 @@ import { packPlan, planPipeline, type Plan } from '../../../src/shared/plan';
 import { parsePipelineSpec } from '../../../src/shared/spec-parse';
 import { stepsOf, type PipelineWorkflowInput, type RunProgress, type RunReport } from '../../../src/shared/run-types';
 import { createGroupWorker } from '../../../src/workers/group-worker';
-import { createOrchestratorWorker } from '../../../src/workers/orchestrator-worker';
+import { testOrchestratorWorker } from '../../harness/test-stack';
 import { EventType } from '../orchestrator/helpers';
 
 jest.setTimeout(180_000);
@@ -50,14 +49,7 @@ describe('scale: continue-as-new and chunked fan-out', () => {
     native = await NativeConnection.connect({ address });
     const group = await createGroupWorker({ connection: native, namespace: 'default', group: 'bench', registry, taskQueuePrefix: prefix, maxConcurrentActivities: 100, healthChecks: false, shutdownGraceTime: '1s' });
     pool = group.pool;
-    const bundlePath = process.env.MCP_IT_WORKFLOW_BUNDLE;
-    const orchestrator = await createOrchestratorWorker({
-      connection: native,
-      namespace: 'default',
-      taskQueuePrefix: prefix,
-      workflowBundle: bundlePath ? { code: fs.readFileSync(bundlePath, 'utf8') } : undefined,
-      shutdownGraceTime: '1s',
-    });
+    const orchestrator = await testOrchestratorWorker(native, prefix);
     workers = [group.worker, orchestrator];
     running = workers.map((w) => w.run());
     connection = await Connection.connect({ address });
