@@ -56,6 +56,21 @@ const ENV_KEYS = [
 ];
 
 export async function startFullStack(opts: { seedRows?: number; log?: (l: string) => void } = {}): Promise<FullStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startFullStackOnce(opts);
+    } catch (err) {
+      // The ports are picked free before up() starts the servers one after another, seconds apart. On
+      // a busy machine something else (a parallel suite, an outgoing connection's ephemeral port) can
+      // take one in between, and that server exits with EADDRINUSE. Picking the ports again is the cure.
+      const message = err instanceof Error ? err.message : String(err);
+      if (attempt >= 3 || !message.includes('EADDRINUSE')) throw err;
+      (opts.log ?? (() => undefined))(`full stack: a port was taken before its server bound it; new ports, attempt ${attempt + 1}`);
+    }
+  }
+}
+
+async function startFullStackOnce(opts: { seedRows?: number; log?: (l: string) => void }): Promise<FullStack> {
   if (!process.env.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS unset: run e2e tests through jest.config.js (global setup starts Temporal)');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-orch-e2e-'));
   const paths = stackPaths(root);

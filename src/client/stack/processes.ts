@@ -41,7 +41,43 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<'stopp
   return 'killed';
 }
 
-/** Polls until `check` resolves true or the timeout passes; rejects with `what` in the message. */
+/** The last lines of a log file ('' when it cannot be read): what a process said before it died. */
+export function logTail(file: string, maxLines = 12, maxBytes = 8192): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const len = Math.min(size, maxBytes);
+      const buf = Buffer.alloc(len);
+      fs.readSync(fd, buf, 0, len, size - len);
+      return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-maxLines).join('\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A process we are waiting on has exited: waiting longer cannot help, so `waitFor` stops at once.
+ * The message carries the end of its log, so the cause (a port in use, a bad setting) is in the error.
+ */
+export class ProcessExitedError extends Error {
+  constructor(
+    readonly processName: string,
+    readonly logFile: string | undefined,
+  ) {
+    const tail = logFile ? logTail(logFile) : '';
+    super(`${processName} exited${logFile ? `; see ${logFile}` : ''}${tail ? `\n--- last lines of its log ---\n${tail}` : ''}`);
+    this.name = 'ProcessExitedError';
+  }
+}
+
+/**
+ * Polls until `check` resolves true or the timeout passes; rejects with `what` in the message.
+ * A `ProcessExitedError` thrown by `check` ends the wait at once.
+ */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
@@ -49,6 +85,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     try {
       if (await check()) return;
     } catch (err) {
+      if (err instanceof ProcessExitedError) throw new Error(`gave up waiting for ${what}: ${err.message}`, { cause: err });
       lastErr = err;
     }
     await new Promise((r) => setTimeout(r, everyMs));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DEFAULT_PORTS, DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, ORCHESTRATOR_TASK_QUEUE, SERVER_GROUPS, orchestratorQueue, taskQueueFor } from '../../shared/constants';
 import { entryCommand, entryExists, PACKAGE_ROOT } from './entry';
-import { isAlive, spawnBackground, stopProcess, waitFor } from './processes';
+import { isAlive, ProcessExitedError, spawnBackground, stopProcess, waitFor } from './processes';
 import { devServerArgs, portOpen, temporalCliPath } from './temporal-dev-server';
 
 /** Port of the model-serving service started with the stack. */
@@ -178,7 +178,7 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     for (const { health, proc } of targets) {
       // Seeding the data server's tables on first start takes a while.
       await waitFor(`${group} server (${health}; log ${proc?.log ?? 'n/a'})`, async () => {
-        if (proc && !isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
+        if (proc && !isAlive(proc.pid)) throw new ProcessExitedError(`the ${group} server`, proc.log);
         return (await fetch(health, { signal: AbortSignal.timeout(2000) })).ok;
       }, 180_000, 250);
     }
@@ -212,7 +212,7 @@ export async function up(opts: UpOptions = {}): Promise<StackInfo> {
     const proc = state.processes[`server-${extra.name}`];
     if (!proc) continue;
     await waitFor(`${extra.name} (${extra.url}/healthz; log ${proc.log})`, async () => {
-      if (!isAlive(proc.pid)) throw new Error(`process exited; see ${proc.log}`);
+      if (!isAlive(proc.pid)) throw new ProcessExitedError(extra.name, proc.log);
       return (await fetch(`${extra.url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
     }, 60_000, 250);
   }
@@ -292,7 +292,7 @@ async function waitForWorkers(address: string, namespace: string, queues: string
     for (const q of queues) {
       await waitFor(`a worker polling task queue ${q}`, async () => {
         for (const [name, proc] of Object.entries(state.processes)) {
-          if (name.startsWith('worker-') && !isAlive(proc.pid)) throw new Error(`${name} exited; see ${proc.log}`);
+          if (name.startsWith('worker-') && !isAlive(proc.pid)) throw new ProcessExitedError(name, proc.log);
         }
         const r = await c.workflowService.describeTaskQueue({
           namespace,
