@@ -228,6 +228,16 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   const defaultsTimeouts = timeoutsOf(DEFAULT_TIMEOUTS, spec.defaults.timeouts);
   const needs: Record<string, string[]> = {};
   const steps: Record<string, PlannedStep> = {};
+  // Schema hashes of the tools the steps call (compensations and polls included), from the catalog.
+  const toolSchemas: Record<string, string> = {};
+  let hashed = 0;
+  const pinSchema = (server: string, tool: string) => {
+    const hash = opts.catalog?.[server]?.tools[tool]?.schemaHash;
+    if (hash && toolSchemas[`${server}/${tool}`] === undefined) {
+      toolSchemas[`${server}/${tool}`] = hash;
+      hashed++;
+    }
+  };
 
   const known = new Set(stepIds);
   for (const id of stepIds) {
@@ -275,8 +285,13 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
       if (s.server && s.tool) checkTool(opts, problems, `steps.${id}`, s.server, s.tool, s.args);
       if (s.wait?.poll) checkTool(opts, problems, `steps.${id}.wait.poll`, s.wait.poll.server, s.wait.poll.tool, s.wait.poll.args);
       if (s.compensate) checkTool(opts, problems, `steps.${id}.compensate`, compServer, s.compensate.tool, s.compensate.args);
+      if (s.server && s.tool) pinSchema(s.server, s.tool);
+      if (s.wait?.poll) pinSchema(s.wait.poll.server, s.wait.poll.tool);
+      if (s.compensate) pinSchema(compServer, s.compensate.tool);
     }
-    needs[id] = [...deps].sort();
+    const sortedDeps = [...deps];
+    if (sortedDeps.length > 1) sortedDeps.sort();
+    needs[id] = sortedDeps;
     steps[id] = {
       id,
       kind: s.wait ? 'wait' : 'tool',
@@ -305,43 +320,49 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     };
   }
 
-  const cycle = findCycle(needs);
-  if (cycle) problems.push({ path: 'steps', message: `dependency cycle: ${cycle.join(' -> ')}` });
+  // Depths by longest path from a root, in topological order (Kahn's algorithm over step indices, no
+  // recursion: a long chain listed last step first would overflow the stack). A step Kahn never
+  // reaches sits on or behind a cycle; only then is the cycle itself looked for, to name it.
+  const n = stepIds.length;
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < n; i++) indexOf.set(stepIds[i]!, i);
+  const dependentsIdx: number[][] = Array.from({ length: n }, () => []);
+  const waiting = new Int32Array(n);
+  const depthOf = new Int32Array(n);
+  let edges = 0;
+  for (let i = 0; i < n; i++) {
+    const deps = needs[stepIds[i]!]!;
+    waiting[i] = deps.length;
+    for (const dep of deps) dependentsIdx[indexOf.get(dep)!]!.push(i);
+    edges += deps.length;
+  }
+  const queue = new Int32Array(n);
+  let tail = 0;
+  for (let i = 0; i < n; i++) if (waiting[i] === 0) queue[tail++] = i;
+  for (let head = 0; head < tail; head++) {
+    const i = queue[head]!;
+    const d = depthOf[i]! + 1;
+    for (const next of dependentsIdx[i]!) {
+      if (depthOf[next]! < d) depthOf[next] = d;
+      waiting[next] = waiting[next]! - 1;
+      if (waiting[next] === 0) queue[tail++] = next;
+    }
+  }
+  if (tail < n) {
+    const cycle = findCycle(needs);
+    if (cycle) problems.push({ path: 'steps', message: `dependency cycle: ${cycle.join(' -> ')}` });
+  }
   if (problems.length > 0) throw new PipelineError(problems, opts.source);
 
-  let edges = 0;
-  for (const id of stepIds) {
-    for (const dep of needs[id]!) {
-      steps[dep]!.dependents.push(id);
-      edges++;
-    }
-  }
-  // Depths by longest path from a root, in topological order (Kahn's algorithm, no recursion: a long
-  // chain listed last step first would overflow the stack); then order by depth, then spec order.
-  const depth = new Map<string, number>();
-  const waiting = new Map<string, number>();
-  const queue: string[] = [];
-  for (const id of stepIds) {
-    waiting.set(id, needs[id]!.length);
-    if (needs[id]!.length === 0) {
-      queue.push(id);
-      depth.set(id, 0);
-    }
-  }
-  for (let i = 0; i < queue.length; i++) {
-    const id = queue[i]!;
-    const d = depth.get(id)! + 1;
-    for (const next of steps[id]!.dependents) {
-      if ((depth.get(next) ?? 0) < d) depth.set(next, d);
-      const left = waiting.get(next)! - 1;
-      waiting.set(next, left);
-      if (left === 0) queue.push(next);
-    }
+  for (let i = 0; i < n; i++) {
+    const dependents = steps[stepIds[i]!]!.dependents;
+    for (const j of dependentsIdx[i]!) dependents.push(stepIds[j]!);
   }
   // Levels keep spec order within a depth; the order is the levels one after another (no sort).
   const levels: string[][] = [];
-  for (const id of stepIds) {
-    const d = depth.get(id)!;
+  for (let i = 0; i < n; i++) {
+    const id = stepIds[i]!;
+    const d = depthOf[i]!;
     steps[id]!.depth = d;
     (levels[d] ??= []).push(id);
   }
@@ -360,46 +381,34 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     maxParallelism: levels.reduce((m, l) => Math.max(m, l.length), 0),
     edges,
     ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
-    ...toolSchemasOf(steps, opts.catalog),
+    ...(hashed > 0 ? { toolSchemas } : {}),
   };
-}
-
-/** The schema hashes of the tools the steps call (compensations and polls included), from the catalog. */
-function toolSchemasOf(steps: Record<string, PlannedStep>, catalog?: ToolCatalog): { toolSchemas?: Record<string, string> } {
-  if (!catalog) return {};
-  const out: Record<string, string> = {};
-  const add = (server: string, tool: string) => {
-    const hash = catalog[server]?.tools[tool]?.schemaHash;
-    if (hash) out[`${server}/${tool}`] = hash;
-  };
-  for (const s of Object.values(steps)) {
-    if (s.kind === 'tool') add(s.server, s.tool);
-    if (s.wait?.poll) add(s.wait.poll.server, s.wait.poll.tool);
-    if (s.compensate) add(s.compensate.server, s.compensate.tool);
-  }
-  return Object.keys(out).length > 0 ? { toolSchemas: out } : {};
 }
 
 /** Longest path through the DAG by weight; `order` must be topological. */
 export function criticalPath(order: string[], needs: Record<string, string[]>, weight: (id: string) => number): string[] {
-  const best = new Map<string, { total: number; prev?: string }>();
-  for (const id of order) {
-    let prev: string | undefined;
+  // Positions in `order` and typed arrays: a 10,000-step plan walks this once, without an object per step.
+  const pos = new Map<string, number>();
+  const total = new Float64Array(order.length);
+  const prev = new Int32Array(order.length).fill(-1);
+  for (let i = 0; i < order.length; i++) {
+    const id = order[i]!;
+    pos.set(id, i);
     let base = 0;
     for (const dep of needs[id] ?? []) {
-      const t = best.get(dep)!.total;
-      if (t > base || prev === undefined) {
-        base = t;
-        prev = dep;
+      const j = pos.get(dep)!;
+      if (total[j]! > base || prev[i] === -1) {
+        base = total[j]!;
+        prev[i] = j;
       }
     }
-    best.set(id, { total: base + weight(id), prev });
+    total[i] = base + weight(id);
   }
-  let end: string | undefined;
-  for (const [id, v] of best) if (end === undefined || v.total > best.get(end)!.total) end = id;
+  let end = -1;
+  for (let i = 0; i < order.length; i++) if (end === -1 || total[i]! > total[end]!) end = i;
   const path: string[] = [];
   // Walked from the end; push and reverse (unshift made a 10,000-step chain quadratic).
-  for (let cur = end; cur !== undefined; cur = best.get(cur)!.prev) path.push(cur);
+  for (let cur = end; cur !== -1; cur = prev[cur]!) path.push(order[cur]!);
   return path.reverse();
 }
 

@@ -159,6 +159,32 @@ steps:
 });
 
 describe('spec parsing', () => {
+  it('when an argument looks like a date or a YAML 1.1 word, then it stays what was written (YAML 1.2 core types)', () => {
+    const args = parsePipelineSpec('name: x\nsteps:\n  a: { server: data, tool: t, args: { since: 2024-01-01, at: 2024-01-01 10:00:00, flag: yes, n: 012, m: 0x10, off: false } }\n').steps.a!.args;
+    expect(args).toEqual({ since: '2024-01-01', at: '2024-01-01 10:00:00', flag: 'yes', n: 12, m: 16, off: false });
+  });
+
+  it('when a step merges an anchored mapping (<<: *x), then the merged keys are there, on the fast and the locating parser alike', () => {
+    const yaml = 'name: x\ndefaults:\n  retry: &r { maximumAttempts: 2, backoffCoefficient: 3 }\nsteps:\n  a: { server: data, tool: t, retry: { <<: *r, maximumAttempts: 4 } }\n';
+    expect(parsePipelineSpec(yaml).steps.a!.retry).toEqual({ maximumAttempts: 4, backoffCoefficient: 3 });
+    // A second, broken step sends the spec through the locating parser: the merge still applies there.
+    expect(() => parsePipelineSpec(`${yaml}  b: { server: data, tool: t, retry: { <<: *r, maximumAttempts: 0 } }\n`, 'p.yaml')).toThrow(
+      /p\.yaml:6:\d+: steps\.b\.retry\.maximumAttempts/,
+    );
+  });
+
+  it('when a merge key names something that is not a mapping, then the error says so instead of crashing', () => {
+    expect(() => parsePipelineSpec('name: x\nv: &v 3\nsteps:\n  a: { server: data, tool: t, retry: { <<: *v } }\n', 'p.yaml')).toThrow(PipelineError);
+  });
+
+  it('when the spec is JSON, then it parses to the same spec as its YAML, and JSON with a trailing comma is read as YAML', () => {
+    const yaml = 'name: x\nsteps:\n  a: { server: data, tool: t, args: { since: "2024-01-01" } }\n  b: { server: data, tool: t, needs: [a] }\n';
+    const json = JSON.stringify({ name: 'x', steps: { a: { server: 'data', tool: 't', args: { since: '2024-01-01' } }, b: { server: 'data', tool: 't', needs: ['a'] } } });
+    expect(parsePipelineSpec(`\n  ${json}`)).toEqual(parsePipelineSpec(yaml));
+    expect(parsePipelineSpec(json.replace(/}$/, ',}'))).toEqual(parsePipelineSpec(yaml));
+    expect(() => parsePipelineSpec(json.replace('"tool":"t"', '"tol":"t"'), 'p.json')).toThrow(/p\.json:1:\d+: steps\.a: unknown field 'tol'/);
+  });
+
   it('when YAML is malformed, then the error has the line', () => {
     expect(() => parsePipelineSpec('name: x\nsteps:\n  a: [1, 2\n', 'p.yaml')).toThrow(/p\.yaml:\d+:\d+: YAML:/);
   });
