@@ -260,15 +260,25 @@ export async function historyScale(ctx: BenchContext): Promise<void> {
     const report = (await handle.result()) as RunReport;
     const wall = performance.now() - t0;
     const counts: number[] = [];
-    for (const runId of [...(report.runs ?? []).map((r) => r.runId), undefined]) counts.push((await ctx.stack.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events?.length ?? 0);
+    // Each run's start event carries the plan and what earlier runs finished; it must stay far below
+    // Temporal's 2 MB payload limit, and a run's whole history below gRPC's 4 MB message to be fetched.
+    let maxEventBytes = 0;
+    let maxRunBytes = 0;
+    for (const runId of [...(report.runs ?? []).map((r) => r.runId), undefined]) {
+      const events = (await ctx.stack.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? [];
+      counts.push(events.length);
+      const sizes = events.map((e) => temporal.api.history.v1.HistoryEvent.encode(e).finish().length);
+      maxEventBytes = Math.max(maxEventBytes, ...sizes);
+      maxRunBytes = Math.max(maxRunBytes, sizes.reduce((a, b) => a + b, 0));
+    }
     const done = Object.values(stepsOf(report)).filter((s) => s.status === 'done').length;
     push(ctx, {
       bench: `History scale ${n} steps (20 chains, 0 ms tools), continue-as-new`,
-      measured: `${report.status} ${done}/${n}; ${counts.length} runs; max ${Math.max(...counts)} events/run`,
+      measured: `${report.status} ${done}/${n}; ${counts.length} runs; max ${Math.max(...counts)} events/run; largest event ${(maxEventBytes / 1e6).toFixed(2)} MB, largest run ${(maxRunBytes / 1e6).toFixed(2)} MB`,
       target: 'completes; < 4,096 events per run',
       baseline: `${(wall / 1000).toFixed(1)} s, ${(n / (wall / 1000)).toFixed(0)} steps/s`,
       ratio: `${(Math.max(...counts) / 4096).toFixed(2)} of 4,096`,
-      data: { counts, wall },
+      data: { counts, wall, maxEventBytes, maxRunBytes },
     });
   }
 }

@@ -3,7 +3,9 @@ import type { Plan } from '../shared/plan';
 import { findRefs, isRefError } from '../shared/refs';
 import {
   COMPACT_PROGRESS_STEPS,
+  packRows,
   stepRow,
+  unpackRows,
   type Continuation,
   type McpCallOutput,
   type RunProgress,
@@ -33,8 +35,6 @@ export class RunState {
   private readonly readyQueue: string[] = [];
   private readyHead = 0;
   private readonly newlyReady: string[] = [];
-  /** Steps finished by earlier runs of this workflow (continue-as-new). */
-  private readonly carriedRows: Continuation['rows'] = [];
   private readonly resultBytes = new Map<string, number>();
   /** Steps whose results something may still reference: args or waits of later steps, compensations. */
   private readonly referencedBy = new Map<string, string[]>();
@@ -193,7 +193,8 @@ export class RunState {
     if (c.schemaChanges) this.progress.schemaChanges = [...c.schemaChanges];
     const reused = new Set(c.reused?.ids ?? []);
     Object.assign(this.results, c.results);
-    for (const row of c.rows) {
+    const rows = Array.isArray(c.rows) ? c.rows : unpackRows(c.rows, this.plan.order, c.startedAt);
+    for (const row of rows) {
       const [id, status, startedAt, endedAt, toolTimeMs, callMs, attempts] = row;
       const s = this.step(id);
       s.status = status;
@@ -204,7 +205,6 @@ export class RunState {
       if (attempts !== null) s.attempts = attempts;
       if (reused.has(id)) s.reusedFrom = c.reused!.fromWorkflowId;
       this.progress.completionOrder.push(id);
-      this.carriedRows.push(row);
       this.release(id);
     }
   }
@@ -224,7 +224,11 @@ export class RunState {
     return {
       startedAt: this.progress.startedAt,
       paused: this.progress.paused,
-      rows: this.progress.completionOrder.map((id) => stepRow(this.step(id))),
+      rows: packRows(
+        this.progress.completionOrder.map((id) => stepRow(this.step(id))),
+        this.plan.order,
+        this.progress.startedAt,
+      ),
       results: this.neededResults(),
       received,
       runs: [...this.runs, thisRun],

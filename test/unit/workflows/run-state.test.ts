@@ -1,6 +1,6 @@
 import { packPlan, planPipeline, unpackPlan } from '../../../src/shared/plan';
 import { parsePipelineSpec } from '../../../src/shared/spec-parse';
-import { stepsOf, type McpCallOutput } from '../../../src/shared/run-types';
+import { packRows, stepRow, stepsOf, unpackRows, type McpCallOutput, type PackedRows, type StepRow } from '../../../src/shared/run-types';
 import { RunState } from '../../../src/workflows/run-state';
 
 const out = (result: unknown): McpCallOutput => ({ result, callMs: 1, attempt: 1, endpoint: 'e', replayed: false, bytes: 10 });
@@ -42,7 +42,7 @@ describe('run state: readiness and continue-as-new', () => {
     const handover = first.continuation([{ name: 'sig', payload: 1 }], { runId: 'r1', events: 50, steps: 3 });
     // b's and c's results are referenced by nobody still to run; a's by its own compensation.
     expect(Object.keys(handover.results)).toEqual(['a']);
-    expect(handover.rows.map((r) => r[0])).toEqual(['a', 'b', 'c']);
+    expect(unpackRows(handover.rows as PackedRows, diamond.order, 100).map((r) => r[0])).toEqual(['a', 'b', 'c']);
 
     const next = new RunState(diamond, 'w', 999);
     next.restore(handover);
@@ -68,6 +68,56 @@ describe('run state: readiness and continue-as-new', () => {
     expect(Object.keys(p.steps)).toHaveLength(500);
     expect(Object.keys(stepsOf(p, plan))).toHaveLength(2500);
     expect(stepsOf(p, plan).s0!.server).toBe('s');
+  });
+});
+
+describe('packed rows of a continuation', () => {
+  const order = Array.from({ length: 10_000 }, (_, i) => `s${Math.floor(i / 20)}_${i % 20}`);
+
+  it('when rows are packed and unpacked, then they come back as they were (times to 0.1 ms), in completion order', () => {
+    const rows: StepRow[] = [
+      ['s3_1', 'done', 1_764_000_000_500, 1_764_000_000_530, 12.3456, 20.04, 1],
+      ['s0_0', 'done', 1_764_000_000_100, 1_764_000_000_700, 0.083, 4.2, 2],
+      ['s1_5', 'failed', 1_764_000_000_800, 1_764_000_000_801, null, 3.33, 5],
+      ['s499_19', 'skipped', null, null, null, null, null],
+      ['s2_2', 'compensated', 1_764_000_000_900, 1_764_000_001_900, 1000, 1001.25, 1],
+    ];
+    const packed = JSON.parse(JSON.stringify(packRows(rows, order, 1_764_000_000_000))) as PackedRows;
+    expect(unpackRows(packed, order, 1_764_000_000_000)).toEqual([
+      ['s3_1', 'done', 1_764_000_000_500, 1_764_000_000_530, 12.3, 20, 1],
+      ['s0_0', 'done', 1_764_000_000_100, 1_764_000_000_700, 0.1, 4.2, 2],
+      ['s1_5', 'failed', 1_764_000_000_800, 1_764_000_000_801, null, 3.3, 5],
+      ['s499_19', 'skipped', null, null, null, null, null],
+      ['s2_2', 'compensated', 1_764_000_000_900, 1_764_000_001_900, 1000, 1001.3, 1],
+    ]);
+  });
+
+  it('when 10,000 steps have finished, then their packed rows are a fraction of the rows (they travel in every run)', () => {
+    const start = 1_764_000_000_000;
+    const rows: StepRow[] = order.map((id, i) => [id, 'done', start + i * 7, start + i * 7 + 23, 0.0734 + (i % 13), 4.5678 + (i % 7), 1]);
+    const plain = JSON.stringify(rows).length;
+    const packed = JSON.stringify(packRows(rows, order, start)).length;
+    expect(packed).toBeLessThan(plain / 3);
+    expect(packed / rows.length).toBeLessThan(25);
+    expect(unpackRows(JSON.parse(JSON.stringify(packRows(rows, order, start))), order, start).map((r) => r[0])).toEqual(order);
+  });
+
+  it('when a step is not in the plan, then packing fails loudly rather than carrying a wrong row', () => {
+    expect(() => packRows([['nope', 'done', 1, 2, 1, 1, 1]], order, 0)).toThrow("step 'nope'");
+  });
+
+  it('when a continuation from before packed rows arrives (a run in flight across an upgrade), then its rows are still read', () => {
+    const first = new RunState(diamond, 'w', 100);
+    first.nextReady();
+    first.start('a', 110);
+    first.complete('a', out({ id: 7 }), 120);
+    const handover = first.continuation([], { runId: 'r1', events: 10, steps: 1 });
+    const old = { ...handover, rows: [stepRow(first.progress.steps.a!)] };
+    const next = new RunState(diamond, 'w', 999);
+    next.restore(old);
+    expect(next.status('a')).toBe('done');
+    expect(next.progress.steps.a!.endedAt).toBe(120);
+    expect([next.nextReady(), next.nextReady()]).toEqual(['b', 'c']);
   });
 });
 
