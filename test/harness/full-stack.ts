@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -87,15 +88,15 @@ async function startFullStackOnce(opts: { seedRows?: number; log?: (l: string) =
   };
   const baseUrls: Record<string, string> = {};
   for (const g of SERVER_GROUPS) {
-    const port = await freePort();
+    const port = await stablePort();
     process.env[`MCP_${g.toUpperCase()}_PORT`] = String(port);
     delete process.env[`MCP_${g.toUpperCase()}_ENDPOINTS`];
     baseUrls[g] = `http://127.0.0.1:${port}`;
   }
-  const servingPort = await freePort();
+  const servingPort = await stablePort();
   const servingUrl = `http://127.0.0.1:${servingPort}`;
   process.env.MCP_MODEL_SERVING_PORT = String(servingPort);
-  process.env.MCP_WORKFLOW_PORT = String(await freePort());
+  process.env.MCP_WORKFLOW_PORT = String(await stablePort());
   // up() admits the stack's own origins (servers and model-serving) on the integration allowlist.
   delete process.env.MCP_INTEGRATION_ALLOW;
   process.env.MCP_TASK_QUEUE_PREFIX = prefix;
@@ -107,7 +108,7 @@ async function startFullStackOnce(opts: { seedRows?: number; log?: (l: string) =
     MCP_DATA_SEED_ROWS: String(opts.seedRows ?? 60_000),
     MCP_SERVERS_CONFIG: path.join(PACKAGE_ROOT, 'config', 'servers.yaml'),
     // The notification server's in-process SMTP sink defaults to 2525: other stacks may hold it.
-    MCP_SMTP_SINK_PORT: String(await freePort()),
+    MCP_SMTP_SINK_PORT: String(await stablePort()),
   };
 
   let info: StackInfo;
@@ -221,6 +222,27 @@ async function startFullStackOnce(opts: { seedRows?: number; log?: (l: string) =
     },
   };
   return stack;
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768–60999 by default), which outgoing connections and
+ * `listen(0)` draw from: the stack's ports are picked before its servers start, seconds apart, and a
+ * port from that range can be taken in between by any connection of a parallel suite.
+ */
+async function stablePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + crypto.randomInt(12_000);
+    if (await canBind(port)) return port;
+  }
+  return freePort();
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 async function healthy(base: string): Promise<boolean> {
