@@ -11,7 +11,7 @@ import { stopProcess, waitFor } from '../../src/client/stack/processes';
 import { McpClientPool } from '../../src/mcp/pool';
 import type { Registry } from '../../src/registry/registry';
 import { orchestratorQueue, PIPELINE_WORKFLOW, taskQueueFor } from '../../src/shared/constants';
-import { packPlan, planPipeline, type Plan } from '../../src/shared/plan';
+import { planForWire, planPipeline, type Plan } from '../../src/shared/plan';
 import type { PipelineWorkflowInput, RunReport } from '../../src/shared/run-types';
 import { parsePipelineSpec } from '../../src/shared/spec-parse';
 import { workflowTracingSinks } from '../../src/observability/tracing/temporal';
@@ -122,7 +122,7 @@ export class BenchStack {
         taskQueue: orchestratorQueue(prefix),
         workflowId: `bench-${crypto.randomUUID()}`,
         // Large plans travel packed: a 10,000-step Plan is above the 2 MB payload limit.
-        args: [{ plan: plan.order.length > 500 ? packPlan(plan) : plan, taskQueuePrefix: prefix, ...extra }],
+        args: [{ plan: planForWire(plan), taskQueuePrefix: prefix, ...extra }],
       });
     const set: WorkerSet = { prefix, tuning, start, run: async (plan, extra) => (await (await start(plan, extra)).result()) as RunReport };
     this.sets.push(set);

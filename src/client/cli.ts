@@ -7,6 +7,7 @@ import { computeRunMetrics } from '../shared/metrics';
 import { PipelineError } from '../shared/problems';
 import { orchestratorQueue, PIPELINE_WORKFLOW, QUERIES, SIGNALS } from '../shared/constants';
 import type { RunProgress, RunReport } from '../shared/run-types';
+import { planForWire } from '../shared/plan';
 import { discoveryPoolOptions, loadPlan, parseInputs } from './pipeline-loader';
 import { metricsBlock, progressLine, schemaChangeLines, stepTable } from './render';
 import { auditLines, discoveryLines, RunLog } from './run-log';
@@ -216,7 +217,7 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
         const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
           taskQueue: orchestratorQueue(process.env.MCP_TASK_QUEUE_PREFIX),
           workflowId,
-          args: [{ plan, taskQueuePrefix: process.env.MCP_TASK_QUEUE_PREFIX }],
+          args: [{ plan: planForWire(plan), taskQueuePrefix: process.env.MCP_TASK_QUEUE_PREFIX }],
           staticSummary: `${plan.name}: ${plan.order.length} steps on ${new Set(Object.values(plan.steps).map((s) => s.server)).size} servers`,
           staticDetails: plan.description,
           typedSearchAttributes: await runSearchAttributes(client, namespace, plan.name),

@@ -504,6 +504,17 @@ export interface PackedPlan {
   steps: Record<string, PackedStep>;
 }
 
+/** Above this many steps a plan travels packed (see {@link planForWire}). */
+export const PACK_PLAN_STEPS = 500;
+
+/**
+ * The plan as a workflow input should carry it: as is while small (readable in Web UI), packed when
+ * large. A 10,000-step Plan is 3.4 MB, over Temporal's 2 MB payload limit: the run would not start.
+ */
+export function planForWire(plan: Plan): Plan | PackedPlan {
+  return plan.order.length > PACK_PLAN_STEPS ? packPlan(plan) : plan;
+}
+
 export function isPackedPlan(p: Plan | PackedPlan): p is PackedPlan {
   return (p as PackedPlan).packed === 1;
 }

@@ -9,7 +9,7 @@ import {
 import { runSearchAttributes } from '../../client/search-attributes';
 import { computeRunMetrics, type RunMetrics } from '../../shared/metrics';
 import { orchestratorQueue, PIPELINE_WORKFLOW, QUERIES, SIGNALS } from '../../shared/constants';
-import type { Plan } from '../../shared/plan';
+import { planForWire, type Plan } from '../../shared/plan';
 import type { PipelineWorkflowInput, RunProgress, RunReport } from '../../shared/run-types';
 import { ToolError } from '../kit';
 
@@ -52,7 +52,7 @@ export function defaultWorkflowId(pipeline: string, now = new Date()): string {
 
 /** What starting a run needs besides the plan; shared by runs and schedules so both start alike. */
 export function pipelineStartOptions(plan: Plan, taskQueuePrefix: string) {
-  const input: PipelineWorkflowInput = { plan, taskQueuePrefix };
+  const input: PipelineWorkflowInput = { plan: planForWire(plan), taskQueuePrefix };
   return {
     taskQueue: orchestratorQueue(taskQueuePrefix),
     args: [input] as [PipelineWorkflowInput],

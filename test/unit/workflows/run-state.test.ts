@@ -1,4 +1,5 @@
-import { packPlan, planPipeline, unpackPlan } from '../../../src/shared/plan';
+import { isPackedPlan, packPlan, planForWire, planPipeline, unpackPlan } from '../../../src/shared/plan';
+import { pipelineStartOptions } from '../../../src/servers/workflow/temporal-runs';
 import { parsePipelineSpec } from '../../../src/shared/spec-parse';
 import { packRows, stepRow, stepsOf, unpackRows, type McpCallOutput, type PackedRows, type StepRow } from '../../../src/shared/run-types';
 import { RunState } from '../../../src/workflows/run-state';
@@ -122,6 +123,20 @@ describe('packed rows of a continuation', () => {
 });
 
 describe('packed plans', () => {
+  it('when a run starts, then a large plan travels packed under the 2 MB payload limit and a small one as is', () => {
+    const chain = (n: number) => planPipeline(parsePipelineSpec(`name: chain\nsteps:\n${Array.from({ length: n }, (_, i) => `  s${i}: { server: s, tool: t, args: { n: ${i} }${i ? `, needs: [s${i - 1}]` : ''} }`).join('\n')}\n`));
+    const small = chain(100);
+    expect(planForWire(small)).toBe(small);
+    const big = chain(10_000);
+    expect(JSON.stringify(big).length).toBeGreaterThan(2 * 1024 * 1024);
+    const wire = planForWire(big);
+    expect(isPackedPlan(wire)).toBe(true);
+    expect(JSON.stringify(wire).length).toBeLessThan(1024 * 1024);
+    // The workflow server and schedules start runs through the same options.
+    expect(isPackedPlan(pipelineStartOptions(big, '').args[0].plan)).toBe(true);
+    expect(pipelineStartOptions(small, '').args[0].plan).toBe(small);
+  });
+
   it('when a plan is packed and unpacked, then it is the same plan, and much smaller', () => {
     const yaml = `name: chain\ndefaults: { retry: { maximumAttempts: 3 } }\nsteps:\n${Array.from({ length: 300 }, (_, i) => `  s${i}: { server: s, tool: t, args: { n: ${i} }${i ? `, needs: [s${i - 1}]` : ''}${i === 5 ? ', retry: { maximumAttempts: 9 }' : ''} }`).join('\n')}\n`;
     const plan = planPipeline(parsePipelineSpec(yaml), { maxInFlight: 10 });
