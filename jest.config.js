@@ -11,6 +11,7 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/harness/integration-timeout.ts'],
     },
   ],
 };
