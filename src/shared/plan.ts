@@ -239,12 +239,15 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
     }
   };
 
-  const known = new Set(stepIds);
+  // Step id → position in the spec: known ids here, graph work on indices below.
+  const n = stepIds.length;
+  const indexOf = new Map<string, number>();
+  for (let i = 0; i < n; i++) indexOf.set(stepIds[i]!, i);
   for (const id of stepIds) {
     const s = spec.steps[id]!;
     const deps = new Set<string>();
     for (const dep of s.needs) {
-      if (!known.has(dep)) problems.push({ path: `steps.${id}.needs`, message: `unknown step '${dep}'${suggest(dep, stepIds)}` });
+      if (!indexOf.has(dep)) problems.push({ path: `steps.${id}.needs`, message: `unknown step '${dep}'${suggest(dep, stepIds)}` });
       else if (dep === id) problems.push({ path: `steps.${id}.needs`, message: `step '${id}' cannot need itself` });
       else deps.add(dep);
     }
@@ -323,9 +326,6 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   // Depths by longest path from a root, in topological order (Kahn's algorithm over step indices, no
   // recursion: a long chain listed last step first would overflow the stack). A step Kahn never
   // reaches sits on or behind a cycle; only then is the cycle itself looked for, to name it.
-  const n = stepIds.length;
-  const indexOf = new Map<string, number>();
-  for (let i = 0; i < n; i++) indexOf.set(stepIds[i]!, i);
   const dependentsIdx: number[][] = Array.from({ length: n }, () => []);
   const waiting = new Int32Array(n);
   const depthOf = new Int32Array(n);

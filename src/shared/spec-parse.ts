@@ -4,10 +4,6 @@ import { pipelineSpecSchema, type PipelineSpec } from './spec';
 import { PipelineError, type SpecProblem } from './problems';
 
 /**
- * Parses and validates a YAML pipeline spec. Every problem is reported with its path and, when the
- * node can be found, its line and column in the source.
- */
-/**
  * YAML 1.2 core types (strings, numbers, booleans, null), as the locating parser reads them, plus merge
  * keys (`<<: *defaults`). js-yaml's default schema would also turn `2024-01-01` into a Date, which a
  * tool then receives as `2024-01-01T00:00:00.000Z`: a date in a spec stays the string written.
@@ -17,6 +13,10 @@ const SPEC_YAML_SCHEMA = CORE_SCHEMA.extend({
   implicit: [new Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' })],
 });
 
+/**
+ * Parses and validates a pipeline spec (YAML, or JSON). Every problem is reported with its path and,
+ * when the node can be found, its line and column in the source.
+ */
 export function parsePipelineSpec(text: string, source = 'pipeline'): PipelineSpec {
   // Fast paths: a JSON spec (what generators of large pipelines write) through JSON.parse, else
   // js-yaml, an order of magnitude faster than `yaml` on large specs (10,000 steps: ~0.1 s vs ~2 s).
